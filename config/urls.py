@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from tenants import views as tenant_views
+
+tenant_patterns = [
+    path("", tenant_views.tenant_home, name="tenant_home"),
+    path("", include("tenants.urls")),
+    path("leads/", include("leads.urls")),
+    path("scoring/", include("scoring.urls")),
+    path("kpis/", include("kpis.urls")),
+    path("diagnostics/", include("diagnostics.urls")),
+]
+
+urlpatterns = [
+    path("", tenant_views.home, name="home"),
+    path("t/<slug:slug>/", include(tenant_patterns)),
+    path("accounts/", include("allauth.urls")),
+    path("language/", tenant_views.switch_language, name="switch_language"),
+    path("invite/<str:token>/", tenant_views.invitation_accept, name="invitation_accept"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/v1/", include("config.api_urls")),
+    # Segment/RudderStack-compatible /v1/batch, /v1/identify, /v1/track, /v1/page and the public form /f/<slug>/<key>/.
+    path("", include("leads.public_urls")),
+    path("healthz/", TemplateView.as_view(template_name="healthz.txt", content_type="text/plain"), name="healthz"),
+    path("ops/admin/", admin.site.urls),
+]
