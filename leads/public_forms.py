@@ -1,0 +1,178 @@
+"""The public inquiry-form endpoint: POST /f/<tenant-slug>/<form-key>/.
+
+Website forms post here cross-origin, so there is no CSRF cookie: instead each form carries the
+form's token (hidden field `ondo_token`, rotatable), a honeypot field (`website`, hidden by CSS:
+bots fill it, people do not) and a rate limit per client address. A submission creates or
+updates the lead (existing attributes are only filled in, never overwritten by an anonymous
+visitor) and records a `form_submit` activity.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect, JsonResponse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from tenants.context import tenant_scope
+from tenants.models import Tenant
+
+from . import selectors, services
+from .defaults import FORM_HONEYPOT_FIELD, FORM_TOKEN_FIELD
+from .ingest import ActivityIn, ingest_activities
+from .models import ActivityTypes, FormEndpoint
+from .validation import LeadFieldContext, clean_lead_fields
+
+logger = logging.getLogger("ondo.leads.forms")
+
+MAX_FIELD_LENGTH = 5000
+
+
+def _cors(response):
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = "Content-Type"
+    return response
+
+
+def _json(data: dict, status: int = 200):
+    return _cors(JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False}))
+
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _rate_limited(tenant_id: int, key: str, ip: str) -> int | None:
+    """Seconds to wait when this address sent too many submissions this minute, else None."""
+    per_minute = int(getattr(settings, "ONDO_FORM_RATE_PER_MINUTE", 10))
+    window = int(time.time() // 60)
+    cache_key = f"ondo:form:rate:{tenant_id}:{key}:{ip}:{window}"
+    try:
+        count = 1 if cache.add(cache_key, 1, timeout=70) else cache.incr(cache_key)
+    except Exception:
+        logger.warning("form rate-limit cache unavailable", exc_info=True)
+        return None
+    if count > per_minute:
+        return max(1, 60 - int(time.time() % 60))
+    return None
+
+
+def _submitted_data(request) -> dict[str, str]:
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return {}
+        return {str(k): v for k, v in body.items()} if isinstance(body, dict) else {}
+    return {key: request.POST.get(key, "") for key in request.POST}
+
+
+def _wants_json(request) -> bool:
+    return request.content_type == "application/json" or "application/json" in request.headers.get("Accept", "")
+
+
+@csrf_exempt
+def submit(request, tenant_slug: str, form_key: str):
+    if request.method == "OPTIONS":
+        return _cors(JsonResponse({}, status=200))
+    if request.method != "POST":
+        response = _json({"errors": {"__all__": [_("Send the form with POST.")]}}, status=405)
+        response["Allow"] = "POST, OPTIONS"
+        return response
+    tenant = Tenant.objects.filter(slug=tenant_slug, is_active=True).first()
+    not_found = _json({"errors": {"__all__": [_("This form does not exist.")]}}, status=404)
+    if tenant is None:
+        return not_found
+    wait = _rate_limited(tenant.id, form_key, _client_ip(request))
+    if wait is not None:
+        response = _json(
+            {"errors": {"__all__": [_("Too many submissions. Please try again in a minute.")]}}, status=429
+        )
+        response["Retry-After"] = str(wait)
+        return response
+    data = _submitted_data(request)
+    with tenant_scope(tenant.id):
+        form = FormEndpoint.objects.filter(key=form_key, is_active=True).first()
+        if form is None:
+            return not_found
+        if not constant_time_compare(str(data.get(FORM_TOKEN_FIELD, "")), form.token):
+            return _json(
+                {"errors": {"__all__": [_("This form is out of date. Reload the page and try again.")]}}, status=403
+            )
+        if str(data.get(FORM_HONEYPOT_FIELD, "")).strip():
+            logger.info("form %s/%s: honeypot filled, submission dropped", tenant_slug, form_key)
+            return _success(request, form)  # look like success: a bot learns nothing
+        return _store(request, form, data)
+
+
+def _success(request, form: FormEndpoint):
+    if form.redirect_url and not _wants_json(request):
+        return _cors(HttpResponseRedirect(form.redirect_url, status=303))
+    return _json({"ok": True, "message": _("Thank you. We received your inquiry.")})
+
+
+def _store(request, form: FormEndpoint, data: dict):
+    field_map = form.field_map or {}
+    raw: dict = {}
+    extra: dict = {}
+    for name, value in data.items():
+        if name in (FORM_TOKEN_FIELD, FORM_HONEYPOT_FIELD):
+            continue
+        value = str(value)[:MAX_FIELD_LENGTH]
+        target = field_map.get(name)
+        if target:
+            raw[target] = value
+        else:
+            extra[name[:60]] = value
+    context = LeadFieldContext.load()
+    try:
+        cleaned = clean_lead_fields(raw, context=context, partial=True)
+        if not cleaned.get("email"):
+            raise ValidationError({"email": [_("Enter an email address.")]})
+    except ValidationError as error:
+        field_names = {target: name for name, target in field_map.items()}
+        errors = {field_names.get(key, key): messages for key, messages in error.message_dict.items()}
+        return _json({"errors": errors}, status=400)
+
+    lead = selectors.lead_by_email(cleaned["email"])
+    if lead is None:
+        data_new = dict(raw)
+        if form.channel and "channel" not in data_new:
+            data_new["channel"] = form.channel
+        if form.campaign and "campaign" not in data_new:
+            data_new["campaign"] = form.campaign
+        lead = services.lead_create(data=data_new, context=context)
+    else:
+        # An anonymous visitor may add what is missing, never overwrite what sales already know.
+        fill = {
+            key: value
+            for key, value in raw.items()
+            if key != "email" and getattr(lead, "owner_id" if key == "owner" else key, None) in ("", None)
+        }
+        if fill:
+            lead = services.lead_update(lead=lead, data=fill, context=context)
+    ingest_activities(
+        [
+            ActivityIn(
+                index=0,
+                type=ActivityTypes.FORM_SUBMIT,
+                occurred_at=timezone.now(),
+                lead_id=lead.pk,
+                url=request.headers.get("Referer", "")[:1000],
+                campaign=form.campaign,
+                properties={"form": form.key, "form_name": form.name, "fields": extra},
+                source="form",
+            )
+        ],
+        reason="form_submitted",
+    )
+    return _success(request, form)
