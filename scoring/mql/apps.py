@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MqlConfig(AppConfig):
+    """MQL definition, sales feedback and calibration: a separate app inside the scoring package."""
+
+    name = "scoring.mql"
+    label = "mql"
+    verbose_name = _("MQL definition and feedback")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import hooks
+
+        hooks.connect()

@@ -1,0 +1,155 @@
+"""API shapes of the scoring app."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .models import BehaviourRule, FitRule, HotLeadAlert, ScoreRun, ScoringModel, SegmentDefinition
+
+
+class BehaviourRuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BehaviourRule
+        fields = [
+            "id",
+            "position",
+            "label",
+            "description",
+            "note",
+            "activity_type",
+            "url_match",
+            "url_value",
+            "content_id",
+            "campaign",
+            "points",
+            "count_mode",
+            "max_count",
+            "min_count",
+            "window_days",
+            "recency_days",
+            "half_life_days",
+        ]
+        read_only_fields = ["id", "position"]
+
+
+class FitRuleSerializer(serializers.ModelSerializer):
+    values = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+
+    class Meta:
+        model = FitRule
+        fields = [
+            "id",
+            "position",
+            "label",
+            "description",
+            "note",
+            "group",
+            "field",
+            "operator",
+            "values",
+            "number_min",
+            "number_max",
+            "points",
+        ]
+        read_only_fields = ["id", "position"]
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SegmentDefinition
+        fields = ["key", "label", "description", "min_total", "colour", "priority", "follow_up"]
+
+
+class ScoringModelSerializer(serializers.ModelSerializer):
+    behaviour_rules = BehaviourRuleSerializer(many=True, read_only=True)
+    fit_rules = FitRuleSerializer(many=True, read_only=True)
+    segments = SegmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ScoringModel
+        fields = [
+            "version",
+            "status",
+            "name",
+            "note",
+            "behaviour_cap",
+            "fit_cap",
+            "based_on_version",
+            "created_at",
+            "published_at",
+            "behaviour_rules",
+            "fit_rules",
+            "segments",
+        ]
+        read_only_fields = fields
+
+
+class ScoreRunSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ScoreRun
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "model_version",
+            "as_of",
+            "total_chunks",
+            "done_chunks",
+            "percent",
+            "leads_total",
+            "leads_changed",
+            "transitions",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    lead_email = serializers.CharField(source="lead.email", read_only=True)
+    lead_name = serializers.CharField(source="lead.name", read_only=True)
+    score_total = serializers.IntegerField(source="lead.score_total", read_only=True)
+    from_segment = serializers.CharField(source="transition.from_segment", read_only=True)
+
+    class Meta:
+        model = HotLeadAlert
+        fields = [
+            "id",
+            "lead",
+            "lead_email",
+            "lead_name",
+            "score_total",
+            "from_segment",
+            "created_at",
+            "due_at",
+            "notified_at",
+            "followed_up_at",
+            "breach_notified_at",
+            "webhook_status",
+            "webhook_attempts",
+        ]
+        read_only_fields = fields
+
+
+class FiredRuleSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    rule_id = serializers.IntegerField(allow_null=True)
+    label = serializers.CharField()
+    points = serializers.IntegerField()
+    count = serializers.IntegerField()
+    detail = serializers.CharField()
+
+
+class ExplanationSerializer(serializers.Serializer):
+    lead_id = serializers.IntegerField()
+    score_behaviour = serializers.IntegerField()
+    score_fit = serializers.IntegerField()
+    score_total = serializers.IntegerField()
+    segment = serializers.CharField()
+    model_version = serializers.IntegerField(allow_null=True)
+    scored_at = serializers.DateTimeField(allow_null=True)
+    rules = FiredRuleSerializer(many=True)
