@@ -22,7 +22,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest_common import bench_env, migrate, recreate_database, setup_django  # noqa: E402
 
-FAMILY = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田", "佐々木", "松本"]
+FAMILY = [
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "伊藤",
+    "渡辺",
+    "山本",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山田",
+    "佐々木",
+    "松本",
+]
 GIVEN = ["翔太", "大輔", "健太", "拓也", "直樹", "美咲", "陽子", "恵", "彩", "由美", "誠", "亮"]
 COMPANIES = ["東京テック", "日本システムズ", "大和製作所", "中央商事", "北陸物産", "関西建設", "富士精機", "未来ソフト"]
 TITLES = ["部長", "課長", "係長", "主任", "担当", "マネージャー", "取締役"]
@@ -37,11 +52,19 @@ def make_csv(rows: int, encoding: str) -> bytes:
     writer.writerow(["メールアドレス", "氏名", "会社名", "役職", "部署", "従業員数", "業種", "電話番号", "流入経路"])
     for i in range(rows):
         company = f"株式会社{rng.choice(COMPANIES)}{i % 9000}"
-        writer.writerow([
-            f"user{i:06d}@company{i % 9000}.example.co.jp", f"{rng.choice(FAMILY)} {rng.choice(GIVEN)}", company,
-            rng.choice(TITLES), "情報システム部", f"{rng.randint(5, 5000):,}", rng.choice(INDUSTRIES),
-            f"03-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}", rng.choice(CHANNELS),
-        ])
+        writer.writerow(
+            [
+                f"user{i:06d}@company{i % 9000}.example.co.jp",
+                f"{rng.choice(FAMILY)} {rng.choice(GIVEN)}",
+                company,
+                rng.choice(TITLES),
+                "情報システム部",
+                f"{rng.randint(5, 5000):,}",
+                rng.choice(INDUSTRIES),
+                f"03-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
+                rng.choice(CHANNELS),
+            ]
+        )
     data = out.getvalue()
     return ("\ufeff" + data).encode("utf-8") if encoding == "utf-8-sig" else data.encode(encoding)
 
@@ -69,9 +92,11 @@ def run_once(tenant, user, data: bytes, label: str) -> dict:
     timings["total"] = time.perf_counter() - started
     with tenant_scope(tenant.id), transaction.atomic():
         job = ImportJob.objects.get(pk=job.pk)
-    print(f"{label}: {job.row_count:,} rows ({job.encoding}) → status {job.status}, created {job.created_count:,}, "
-          f"updated {job.updated_count:,}, unchanged {job.unchanged_count:,}, errors {job.error_count:,}, "
-          f"duplicates flagged {job.duplicate_count:,}")
+    print(
+        f"{label}: {job.row_count:,} rows ({job.encoding}) → status {job.status}, created {job.created_count:,}, "
+        f"updated {job.updated_count:,}, unchanged {job.unchanged_count:,}, errors {job.error_count:,}, "
+        f"duplicates flagged {job.duplicate_count:,}"
+    )
     for name, seconds in timings.items():
         print(f"   {name:<28} {seconds:6.2f} s")
     if job.failure:
@@ -103,9 +128,11 @@ def main() -> None:
     first = run_once(tenant, user, data, "first import")
     second = run_once(tenant, user, data, "same file again")
     ok = first["job"].created_count == args.rows and first["total"] < 30 and second["job"].unchanged_count == args.rows
-    print(f"CSV import of {args.rows:,} leads: {first['total']:.1f} s "
-          f"(target < 30 s: {'MET' if ok else 'NOT MET'}); re-import of the same file: {second['total']:.1f} s, "
-          f"{second['job'].unchanged_count:,} unchanged")
+    print(
+        f"CSV import of {args.rows:,} leads: {first['total']:.1f} s "
+        f"(target < 30 s: {'MET' if ok else 'NOT MET'}); re-import of the same file: {second['total']:.1f} s, "
+        f"{second['job'].unchanged_count:,} unchanged"
+    )
 
 
 if __name__ == "__main__":

@@ -509,8 +509,24 @@ def link_identities(*, lead_id: int, user_id: str = "", anonymous_id: str = "") 
 # --- leads (bulk upsert) ----------------------------------------------------------------------------
 
 UPSERT_COLUMNS = [
-    "name", "company", "title", "department", "employee_count", "size_band", "industry", "phone", "channel",
-    "campaign", "owner_id", "stage", "authority", "need", "budget", "timing", "custom_fields", "email_consent",
+    "name",
+    "company",
+    "title",
+    "department",
+    "employee_count",
+    "size_band",
+    "industry",
+    "phone",
+    "channel",
+    "campaign",
+    "owner_id",
+    "stage",
+    "authority",
+    "need",
+    "budget",
+    "timing",
+    "custom_fields",
+    "email_consent",
     "unsubscribed",
 ]
 # What an upsert writes: the attributes, their normalised forms, and the bookkeeping columns.
@@ -577,7 +593,8 @@ def upsert_leads(
             survivors = {
                 row["id"]: row
                 for row in Lead.objects.filter(pk__in=set(aliases.values())).values(
-                    "id", "email", "stage_changed_at", *UPSERT_COLUMNS)
+                    "id", "email", "stage_changed_at", *UPSERT_COLUMNS
+                )
             }
             for alias, lead_id in aliases.items():
                 if alias not in existing and lead_id in survivors:
@@ -632,11 +649,19 @@ def upsert_leads(
         if changed_rows:
             _update_leads(changed_rows)
         if stage_changes:
-            LeadStageChange.objects.bulk_create([
-                LeadStageChange(lead_id=ids[email], from_stage=old, to_stage=new, changed_at=now, changed_by=user,
-                                reason=reason[:200])
-                for email, old, new in stage_changes
-            ])
+            LeadStageChange.objects.bulk_create(
+                [
+                    LeadStageChange(
+                        lead_id=ids[email],
+                        from_stage=old,
+                        to_stage=new,
+                        changed_at=now,
+                        changed_by=user,
+                        reason=reason[:200],
+                    )
+                    for email, old, new in stage_changes
+                ]
+            )
         done += len(chunk)
         if progress is not None:
             progress(done, len(emails))
@@ -696,8 +721,12 @@ def _insert_leads(rows: list[dict], *, now: dt.datetime) -> dict[str, int]:
         else:
             defaults[model_field.attname] = None
     names = [f.attname for f in fields]
-    payload = json.dumps([{name: row.get(name, defaults[name]) for name in names} for row in rows],
-                         ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    payload = json.dumps(
+        [{name: row.get(name, defaults[name]) for name in names} for row in rows],
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=_json_default,
+    )
     quoted = ", ".join(f'"{name}"' for name in names)
     updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in _WRITE_COLUMNS)
     sql = (
@@ -719,8 +748,12 @@ def _update_leads(rows: list[dict]) -> None:
         return
     tenant_id = require_tenant_id()
     names = ["id", *_WRITE_COLUMNS]
-    payload = json.dumps([{name: row[name] for name in names} for row in rows], ensure_ascii=False,
-                         separators=(",", ":"), default=_json_default)
+    payload = json.dumps(
+        [{name: row[name] for name in names} for row in rows],
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=_json_default,
+    )
     assignments = ", ".join(f'"{name}" = r."{name}"' for name in _WRITE_COLUMNS)
     sql = (
         f"UPDATE leads_lead AS l SET {assignments} "  # nosec B608 - column names come from the model

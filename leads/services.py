@@ -388,7 +388,8 @@ def duplicates_flag(lead_ids: Iterable[int] | None) -> int:
             return 0
         queryset = Lead.objects.filter(pk__in=ids)
     keys = set(
-        queryset.exclude(company_normalized="").exclude(name_normalized="")
+        queryset.exclude(company_normalized="")
+        .exclude(name_normalized="")
         .values_list("company_normalized", "name_normalized")
     )
     return duplicates_flag_keys(keys)
@@ -438,8 +439,12 @@ def _leads_with_keys(tenant_id: int, keys: set[tuple[str, str]]) -> list[tuple[i
                 "SELECT l.id, l.company_normalized, l.name_normalized FROM leads_lead l "
                 "JOIN json_to_recordset(%s::json) AS k(company text, name text) "
                 "ON l.company_normalized = k.company AND l.name_normalized = k.name WHERE l.tenant_id = %s",
-                [json.dumps([{"company": c, "name": n} for c, n in zip(companies, names, strict=True)],
-                            ensure_ascii=False), tenant_id],
+                [
+                    json.dumps(
+                        [{"company": c, "name": n} for c, n in zip(companies, names, strict=True)], ensure_ascii=False
+                    ),
+                    tenant_id,
+                ],
             )
             return cursor.fetchall()
     rows = []

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, pagination, permissions, throttling
 
-from .context import tenant_scope
 from .authentication import APIKeyPrincipal
+from .context import tenant_scope
 from .models import Membership
 from .roles import can
 

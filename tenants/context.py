@@ -33,9 +33,7 @@ def current_tenant_id() -> int | None:
 def require_tenant_id() -> int:
     tenant_id = _current_tenant_id.get()
     if tenant_id is None:
-        raise TenantContextMissing(
-            "No tenant is active: wrap the code in tenants.context.tenant_scope(tenant_id)."
-        )
+        raise TenantContextMissing("No tenant is active: wrap the code in tenants.context.tenant_scope(tenant_id).")
     return tenant_id
 
 

@@ -1,10 +1,10 @@
 """Role checks for views: declared once per view, the same way everywhere.
 
-    @tenant_permission_required("edit_scoring")
-    def rule_edit(request, slug, pk): ...
+@tenant_permission_required("edit_scoring")
+def rule_edit(request, slug, pk): ...
 
-    class LeadList(TenantPermissionMixin, View):
-        permission_required = "view"
+class LeadList(TenantPermissionMixin, View):
+    permission_required = "view"
 """
 
 from __future__ import annotations

@@ -66,7 +66,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name or self.email.split("@")[0]
 
 
-slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", _("Use 3–50 lower-case letters, digits and hyphens."))
+slug_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$", _("Use 3–50 lower-case letters, digits and hyphens.")
+)
 
 
 class Tenant(models.Model):
@@ -132,9 +134,7 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
             return queryset.filter(tenant_id=tenant_id)
         if platform_bypass_reason():
             return queryset
-        raise TenantContextMissing(
-            f"Unscoped query of {self.model.__name__}: activate a tenant with tenant_scope()."
-        )
+        raise TenantContextMissing(f"Unscoped query of {self.model.__name__}: activate a tenant with tenant_scope().")
 
     def none(self):
         """An empty queryset reads nothing, so it needs no tenant (OpenAPI schema generation builds
@@ -159,7 +159,7 @@ class TenantOwned(models.Model):
 
     objects = TenantManager()
     # Explicitly named bypass for platform code (admin, fan-out); prefer platform_scope().
-    unscoped_for_platform = models.Manager()
+    unscoped_for_platform = models.Manager()  # noqa: DJ012 - a manager, not a field
 
     class Meta:
         abstract = True
@@ -198,6 +198,9 @@ class Invitation(TenantOwned):
         constraints = [models.UniqueConstraint(fields=["tenant", "token_hash"], name="invitation_unique_token")]
         indexes = [models.Index(fields=["token_hash"], name="invitation_token_idx")]
 
+    def __str__(self):
+        return f"{self.email} ({self.role})"
+
     @staticmethod
     def new_token() -> tuple[str, str]:
         token = secrets.token_urlsafe(32)
@@ -231,6 +234,9 @@ class Notification(TenantOwned):
         ]
         indexes = [models.Index(fields=["tenant", "recipient", "read_at"], name="notification_unread_idx")]
 
+    def __str__(self):
+        return self.title
+
 
 class AuditEvent(TenantOwned):
     """Security-relevant actions, visible to tenant admins."""
@@ -245,6 +251,9 @@ class AuditEvent(TenantOwned):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "-created_at"], name="audit_tenant_created_idx")]
+
+    def __str__(self):
+        return f"{self.action} {self.target}".strip()
 
 
 class TenantAPIKey(AbstractAPIKey):

@@ -28,7 +28,11 @@ INVITATION_VALID_FOR = timedelta(days=7)
 _export_recorded: contextvars.ContextVar[bool] = contextvars.ContextVar("ondo_export_recorded", default=False)
 
 DOWNLOAD_CONTENT_TYPES = (
-    "text/csv", "application/vnd.openxmlformats", "application/vnd.ms-excel", "application/pdf", "application/zip",
+    "text/csv",
+    "application/vnd.openxmlformats",
+    "application/vnd.ms-excel",
+    "application/pdf",
+    "application/zip",
     "application/octet-stream",
 )
 
@@ -44,13 +48,17 @@ def audit_download(request, response) -> None:
         return
     filename = disposition.split("filename=", 1)[1].strip('"; ') if "filename=" in disposition else ""
     audit_record(
-        action="data.exported", actor=getattr(request, "user", None), target=request.get_full_path(),
-        data={"format": content_type, "file": filename[:100]}, ip_address=request.META.get("REMOTE_ADDR"),
+        action="data.exported",
+        actor=getattr(request, "user", None),
+        target=request.get_full_path(),
+        data={"format": content_type, "file": filename[:100]},
+        ip_address=request.META.get("REMOTE_ADDR"),
     )
 
 
-def audit_record(*, action: str, actor: User | None = None, target: str = "", data: dict | None = None,
-                 ip_address: str | None = None) -> AuditEvent:
+def audit_record(
+    *, action: str, actor: User | None = None, target: str = "", data: dict | None = None, ip_address: str | None = None
+) -> AuditEvent:
     """Record a security-relevant action for the active tenant. `actor` may be a user or the
     principal of an API key (kept in `data["via"]`: the actor column references users)."""
     if actor is not None and not isinstance(actor, User) and getattr(actor, "is_authenticated", False):
@@ -60,13 +68,23 @@ def audit_record(*, action: str, actor: User | None = None, target: str = "", da
         _export_recorded.set(True)
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action, target=target[:200], data=data or {}, ip_address=ip_address,
+        action=action,
+        target=target[:200],
+        data=data or {},
+        ip_address=ip_address,
     )
 
 
 @transaction.atomic
-def tenant_create(*, name: str, slug: str, admin_email: str | None = None, admin_password: str | None = None,
-                  timezone_name: str = "Asia/Tokyo", language: str = "ja") -> Tenant:
+def tenant_create(
+    *,
+    name: str,
+    slug: str,
+    admin_email: str | None = None,
+    admin_password: str | None = None,
+    timezone_name: str = "Asia/Tokyo",
+    language: str = "ja",
+) -> Tenant:
     """Create a tenant (platform operators), optionally with its first admin."""
     tenant = Tenant(name=name, slug=slug, timezone=timezone_name, default_language=language)
     tenant.full_clean()
@@ -105,7 +123,10 @@ def invitation_create(*, email: str, role: str, invited_by: User, base_url: str)
             revoked_at=timezone.now()
         )
         invitation = Invitation.objects.create(
-            email=email, role=role, token_hash=token_hash, invited_by=invited_by,
+            email=email,
+            role=role,
+            token_hash=token_hash,
+            invited_by=invited_by,
             expires_at=timezone.now() + INVITATION_VALID_FOR,
         )
         audit_record(action="invitation.created", actor=invited_by, target=email, data={"role": role})
@@ -126,9 +147,11 @@ def invitation_find(token: str) -> Invitation | None:
     from .context import platform_scope
 
     with platform_scope("accepting an invitation link"):
-        invitation = Invitation.unscoped_for_platform.select_related("tenant").filter(
-            token_hash=Invitation.hash_token(token)
-        ).first()
+        invitation = (
+            Invitation.unscoped_for_platform.select_related("tenant")
+            .filter(token_hash=Invitation.hash_token(token))
+            .first()
+        )
     if invitation is None or not invitation.is_usable:
         return None
     return invitation
@@ -159,8 +182,9 @@ def membership_change_role(*, membership: Membership, role: str, actor: User) ->
     old = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
-    audit_record(action="membership.role_changed", actor=actor, target=membership.user.email,
-                 data={"from": old, "to": role})
+    audit_record(
+        action="membership.role_changed", actor=actor, target=membership.user.email, data={"from": old, "to": role}
+    )
     return membership
 
 
@@ -192,8 +216,16 @@ def api_key_revoke(*, api_key: TenantAPIKey, actor: User) -> None:
     audit_record(action="api_key.revoked", actor=actor, target=api_key.prefix, data={"name": api_key.name})
 
 
-def notify(*, recipients: Iterable[User], kind: str, title: str, body: str = "", url: str = "",
-           dedupe_key: str, email: bool = True) -> int:
+def notify(
+    *,
+    recipients: Iterable[User],
+    kind: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    dedupe_key: str,
+    email: bool = True,
+) -> int:
     """Notify members of the active tenant once per `dedupe_key` (bell + optional email).
 
     Returns how many new notifications were created; a repeated key creates none.
@@ -203,8 +235,9 @@ def notify(*, recipients: Iterable[User], kind: str, title: str, body: str = "",
     for user in recipients:
         try:
             with transaction.atomic():
-                Notification.objects.create(recipient=user, kind=kind, title=title[:300], body=body, url=url,
-                                            dedupe_key=dedupe_key[:200])
+                Notification.objects.create(
+                    recipient=user, kind=kind, title=title[:300], body=body, url=url, dedupe_key=dedupe_key[:200]
+                )
         except IntegrityError:
             continue  # already notified for this occurrence
         created += 1

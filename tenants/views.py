@@ -27,7 +27,9 @@ def home(request):
     """Send the user to the tenant they used last, or their first one."""
     memberships = Membership.objects.filter(user=request.user, tenant__is_active=True).select_related("tenant")
     last = request.session.get("last_tenant_slug")
-    chosen = next((m for m in memberships if m.tenant.slug == last), None) or memberships.order_by("tenant__name").first()
+    chosen = (
+        next((m for m in memberships if m.tenant.slug == last), None) or memberships.order_by("tenant__name").first()
+    )
     if chosen is None:
         return render(request, "tenants/no_tenant.html")
     return redirect("tenant_home", slug=chosen.tenant.slug)
@@ -42,7 +44,9 @@ def tenant_home(request, slug):
 def switch_language(request):
     form = LanguageForm(request.POST)
     target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = "/"
     response = HttpResponseRedirect(target)
     if form.is_valid():
@@ -62,8 +66,10 @@ def members(request, slug):
         if invite_form.is_valid():
             try:
                 invitation = services.invitation_create(
-                    email=invite_form.cleaned_data["email"], role=invite_form.cleaned_data["role"],
-                    invited_by=request.user, base_url=request.build_absolute_uri("/"),
+                    email=invite_form.cleaned_data["email"],
+                    role=invite_form.cleaned_data["role"],
+                    invited_by=request.user,
+                    base_url=request.build_absolute_uri("/"),
                 )
             except ValidationError as error:
                 _attach_errors(invite_form, error)
@@ -73,13 +79,16 @@ def members(request, slug):
                 invite_form = InvitationForm()
     context = {
         "memberships": Membership.objects.filter(tenant=request.tenant).select_related("user").order_by("user__email"),
-        "invitations": Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True).order_by("-created_at"),
+        "invitations": Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True).order_by(
+            "-created_at"
+        ),
         "invite_form": invite_form,
         "invited_link": invited_link,
         "role_form": RoleForm(),
     }
-    return render_htmx(request, "tenants/members.html", context, fragment="members-panel",
-                       status=400 if invite_form.errors else 200)
+    return render_htmx(
+        request, "tenants/members.html", context, fragment="members-panel", status=400 if invite_form.errors else 200
+    )
 
 
 @require_POST
@@ -135,15 +144,21 @@ def invitation_accept(request, token):
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             user = User.objects.create_user(
-                invitation.email, form.cleaned_data["password1"], name=form.cleaned_data["name"],
+                invitation.email,
+                form.cleaned_data["password1"],
+                name=form.cleaned_data["name"],
                 language=invitation.tenant.default_language,
             )
             services.invitation_accept(invitation=invitation, user=user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, _("Welcome to %(tenant)s.") % {"tenant": invitation.tenant.name})
         return redirect("tenant_home", slug=invitation.tenant.slug)
-    return render(request, "tenants/invitation_accept.html", {"form": form, "invitation": invitation},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "tenants/invitation_accept.html",
+        {"form": form, "invitation": invitation},
+        status=400 if form.errors else 200,
+    )
 
 
 @tenant_permission_required("view")
@@ -165,7 +180,11 @@ def notifications_read(request, slug):
     notification_id = int(raw_id) if raw_id and raw_id.isdigit() else None
     target = None
     if notification_id is not None:
-        target = Notification.objects.filter(recipient=request.user, pk=notification_id).values_list("url", flat=True).first()
+        target = (
+            Notification.objects.filter(recipient=request.user, pk=notification_id)
+            .values_list("url", flat=True)
+            .first()
+        )
     services.notifications_mark_read(user=request.user, notification_id=notification_id)
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
@@ -184,8 +203,12 @@ def api_keys(request, slug):
         else:
             form = ApiKeyForm()
     keys = TenantAPIKey.objects.filter(tenant=request.tenant).order_by("-created")
-    return render(request, "tenants/api_keys.html", {"form": form, "keys": keys, "new_key": new_key},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "tenants/api_keys.html",
+        {"form": form, "keys": keys, "new_key": new_key},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_POST

@@ -90,7 +90,9 @@ class TestInvitations:
         link = self._invite(tenant, users, client_for)
         client = Client()
         assert client.get(link).status_code == 200
-        response = client.post(link, {"name": "新人 一郎", "password1": "sakura-momiji-42", "password2": "sakura-momiji-42"})
+        response = client.post(
+            link, {"name": "新人 一郎", "password1": "sakura-momiji-42", "password2": "sakura-momiji-42"}
+        )
         assert response.status_code == 302
         user = User.objects.get(email="newbie@acme.example")
         assert Membership.objects.get(user=user, tenant=tenant).role == "sales"

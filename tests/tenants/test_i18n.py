@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
@@ -19,9 +18,21 @@ def _extract_msgids(tmp_path: Path) -> dict[str, set[str]]:
     ignore = shutil.ignore_patterns(".venv", "*.mo", "var", "artifacts", "node_modules", "__pycache__", "static")
     shutil.copytree(ROOT, copy, ignore=ignore, symlinks=False)
     subprocess.run(
-        [sys.executable, "manage.py", "makemessages", "-l", "ja", "--no-obsolete", "--ignore=tests/*",
-         "--ignore=bench/*", "-v", "0"],
-        cwd=copy, check=True, env={"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1", "PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "ja",
+            "--no-obsolete",
+            "--ignore=tests/*",
+            "--ignore=bench/*",
+            "-v",
+            "0",
+        ],
+        cwd=copy,
+        check=True,
+        env={"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1", "PATH": "/usr/bin:/bin"},
     )
     found: dict[str, set[str]] = {}
     for po in copy.glob("**/locale/ja/LC_MESSAGES/django.po"):

@@ -6,9 +6,7 @@ from tenants.roles import CAPABILITIES, capabilities_for
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("role", "status"), [("admin", 200), ("marketing", 403), ("sales", 403), ("viewer", 403)]
-)
+@pytest.mark.parametrize(("role", "status"), [("admin", 200), ("marketing", 403), ("sales", 403), ("viewer", 403)])
 def test_only_admins_manage_members(tenant, users, client_for, role, status):
     assert client_for(users[role]).get(f"/t/{tenant.slug}/members/").status_code == status
     assert client_for(users[role]).get(f"/t/{tenant.slug}/api-keys/").status_code == status

@@ -18,8 +18,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             tenant = tenant_create(
-                name=options["name"], slug=options["slug"], admin_email=options["admin_email"],
-                admin_password=options["admin_password"], timezone_name=options["timezone"],
+                name=options["name"],
+                slug=options["slug"],
+                admin_email=options["admin_email"],
+                admin_password=options["admin_password"],
+                timezone_name=options["timezone"],
                 language=options["language"],
             )
         except ValidationError as error:
