@@ -108,7 +108,8 @@ class PercentField(AmountField):
         try:
             return super().clean(value)
         except ValidationError as error:
-            if error.code == "invalid":
+            # Errors from the CharField validators (e.g. max_length) arrive as a list without a code.
+            if getattr(error, "code", None) == "invalid":
                 raise ValidationError(_("Enter a percentage, e.g. 20 or 12.5."), code="invalid")
             raise
 

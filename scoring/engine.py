@@ -622,7 +622,8 @@ def _run_sql(run: ScoreRun, spec: ModelSpec, tenant_id: int) -> None:
 def _chunk_staged(run_id: int, tenant_id: int, lo: int, hi: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT (SELECT count(*) FROM scoring_score_stage WHERE run_id = %(r)s AND lead_id >= %(lo)s "
+            "SELECT (SELECT count(*) FROM scoring_score_stage WHERE tenant_id = %(t)s AND run_id = %(r)s "
+            "AND lead_id >= %(lo)s "
             "AND lead_id < %(hi)s) = (SELECT count(*) FROM leads_lead WHERE tenant_id = %(t)s AND id >= %(lo)s "
             "AND id < %(hi)s)",
             {"r": run_id, "t": tenant_id, "lo": lo, "hi": hi},
@@ -645,8 +646,8 @@ def _stage_chunk(run: ScoreRun, spec: ModelSpec, tenant_id: int, lo: int, hi: in
             # Sorted aggregation and windows over the covering index stay in memory.
             cursor.execute("SET LOCAL work_mem = '256MB'")
             cursor.execute(
-                "DELETE FROM scoring_score_stage WHERE run_id = %s AND lead_id >= %s AND lead_id < %s",
-                [run.pk, lo, hi],
+                "DELETE FROM scoring_score_stage WHERE tenant_id = %s AND run_id = %s AND lead_id >= %s AND lead_id < %s",
+                [tenant_id, run.pk, lo, hi],
             )
             cursor.execute(
                 "INSERT INTO scoring_score_stage (run_id, tenant_id, lead_id, score_behaviour, score_fit, "  # nosec B608
@@ -684,8 +685,8 @@ def _swap(run: ScoreRun, spec: ModelSpec, tenant_id: int) -> None:
                 updated, transitions, stage_alerts = _apply(
                     cursor,
                     src_sql="SELECT lead_id, score_behaviour, score_fit, score_total, segment FROM scoring_score_stage "
-                    "WHERE run_id = %(run)s",
-                    params={"run": run.pk},
+                    "WHERE tenant_id = %(tenant)s AND run_id = %(run)s",
+                    params={"run": run.pk, "tenant": tenant_id},
                     spec=spec,
                     tenant_id=tenant_id,
                     as_of=run.as_of,
@@ -723,7 +724,7 @@ def _swap(run: ScoreRun, spec: ModelSpec, tenant_id: int) -> None:
     with transaction.atomic():
         activate_in_transaction()
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM scoring_score_stage WHERE run_id = %s", [run.pk])
+            cursor.execute("DELETE FROM scoring_score_stage WHERE tenant_id = %s AND run_id = %s", [tenant_id, run.pk])
     _after_run_alerts(run, alert_ids, summary_count)
 
 

@@ -80,6 +80,9 @@ def _parse_moment(value) -> dt.datetime:
     now = timezone.now()
     if value in (None, ""):
         return now
+    date_only = not isinstance(value, dt.datetime) and (
+        isinstance(value, dt.date) or not any(sep in str(value) for sep in ("T", " "))
+    )
     if isinstance(value, dt.datetime):
         moment = value
     elif isinstance(value, dt.date):
@@ -96,6 +99,8 @@ def _parse_moment(value) -> dt.datetime:
             raise ValidationError({"occurred_at": _("Enter a date like 2026-12-31 or a time like 2026-12-31T10:00.")})
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
+    if date_only and timezone.localdate(moment) == timezone.localdate(now):
+        moment = min(moment, now)  # "today" before noon is now, not a time still to come
     if moment > now + dt.timedelta(minutes=5):
         raise ValidationError({"occurred_at": _("The outcome cannot be in the future.")})
     return moment

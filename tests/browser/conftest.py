@@ -7,6 +7,9 @@ pytest-django's live_server.
 - `page` / `page_as(user)`: a page that FAILS the test on any console error, uncaught page error,
   failed request or 5xx answer — CSP violations are console errors in Chromium — with a screenshot
   helper `shot(page, name)` writing artifacts/screenshots/e2e-<name>.png (the path is printed).
+
+`browser` (one Chromium for the whole session) lives in tests/conftest.py: Playwright's sync API
+allows one running instance per thread, so every browser test shares it.
 """
 
 from __future__ import annotations
@@ -23,28 +26,6 @@ from tests.reliability.approle import server_threads_as_app_role
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (CI: .ci/run installs it)")
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture

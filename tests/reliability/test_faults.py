@@ -123,7 +123,8 @@ def own_redis():
 
     server = Server()
     server.start()
-    saved = {key: app.conf.get(key) for key in ("broker_url", "task_always_eager")}
+    changed = ("broker_url", "task_always_eager", "broker_connection_timeout", "broker_connection_max_retries")
+    saved = {key: app.conf.get(key) for key in changed}
     app.conf.update(
         broker_url=server.url, task_always_eager=False, broker_connection_timeout=1, broker_connection_max_retries=0
     )
@@ -133,7 +134,11 @@ def own_redis():
         yield server
     finally:
         app.conf.update(**saved)
+        # Drop every cached connection to the dead broker so later tests reach the real one again.
+        if app._pool is not None:
+            app._pool.force_close_all()
         app._pool = None
+        app.__dict__.pop("amqp", None)
         if server.process.poll() is None:
             server.kill()
 
