@@ -31,7 +31,7 @@ from tenants.context import require_tenant_id
 from .hooks import leads_changed
 from .models import Activity, IdentityKind, Lead, LeadIdentity, LeadStageChange, Stage
 from .normalize import normalize_company, normalize_email, normalize_name
-from .validation import EMAIL_RE, clean_occurred_at
+from .validation import CONSENT_FIELDS, EMAIL_RE, PROFILE_FIELDS, clean_occurred_at
 
 MAX_ACTIVITIES_PER_REQUEST = 1000
 MAX_PROPERTIES_BYTES = 16 * 1024
@@ -508,27 +508,7 @@ def link_identities(*, lead_id: int, user_id: str = "", anonymous_id: str = "") 
 
 # --- leads (bulk upsert) ----------------------------------------------------------------------------
 
-UPSERT_COLUMNS = [
-    "name",
-    "company",
-    "title",
-    "department",
-    "employee_count",
-    "size_band",
-    "industry",
-    "phone",
-    "channel",
-    "campaign",
-    "owner_id",
-    "stage",
-    "authority",
-    "need",
-    "budget",
-    "timing",
-    "custom_fields",
-    "email_consent",
-    "unsubscribed",
-]
+UPSERT_COLUMNS = [*PROFILE_FIELDS, "stage", "custom_fields", *CONSENT_FIELDS]
 # What an upsert writes: the attributes, their normalised forms, and the bookkeeping columns.
 _WRITE_COLUMNS = [*UPSERT_COLUMNS, "company_normalized", "name_normalized", "stage_changed_at", "updated_at"]
 

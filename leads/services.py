@@ -40,29 +40,10 @@ from .models import (
     Stage,
 )
 from .normalize import normalize_company, normalize_name
-from .validation import LeadFieldContext, clean_lead_fields
+from .validation import CONSENT_FIELDS, PROFILE_FIELDS, LeadFieldContext, clean_lead_fields
 
 # Columns a lead write may set directly (after cleaning).
-_ATTRIBUTE_COLUMNS = [
-    "email",
-    "name",
-    "company",
-    "title",
-    "department",
-    "employee_count",
-    "size_band",
-    "industry",
-    "phone",
-    "channel",
-    "campaign",
-    "owner_id",
-    "authority",
-    "need",
-    "budget",
-    "timing",
-    "email_consent",
-    "unsubscribed",
-]
+_ATTRIBUTE_COLUMNS = ["email", *PROFILE_FIELDS, *CONSENT_FIELDS]
 
 
 def _user(actor) -> User | None:
@@ -266,23 +247,7 @@ def leads_bulk_assign_owner(*, lead_ids: Iterable[int], owner_id: int | None, ac
 
 # --- merge and duplicates ----------------------------------------------------------------------------
 
-_MERGE_FILL_FIELDS = [
-    "name",
-    "company",
-    "title",
-    "department",
-    "employee_count",
-    "size_band",
-    "industry",
-    "phone",
-    "channel",
-    "campaign",
-    "owner_id",
-    "authority",
-    "need",
-    "budget",
-    "timing",
-]
+_MERGE_FILL_FIELDS = PROFILE_FIELDS
 
 
 def _snapshot(lead: Lead) -> dict[str, Any]:

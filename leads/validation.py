@@ -25,9 +25,9 @@ from .normalize import nfkc, normalize_email, normalize_text
 TEXT_FIELDS = ["name", "company", "title", "department", "industry", "campaign"]
 CHOICE_FIELDS = {"stage": Stage, "authority": Authority, "budget": Budget, "timing": Timing, "size_band": SizeBand}
 BOOLEAN_FIELDS = ["email_consent", "unsubscribed"]
-# Every attribute a caller may set (custom fields go in `custom_fields`).
-WRITABLE_FIELDS = [
-    "email",
+# The descriptive attributes of a lead (who, where from, owner, BANT), in one place: writes,
+# bulk upserts and merges derive their column lists from it.
+PROFILE_FIELDS = [
     "name",
     "company",
     "title",
@@ -38,15 +38,20 @@ WRITABLE_FIELDS = [
     "phone",
     "channel",
     "campaign",
-    "owner",
-    "stage",
+    "owner_id",
     "authority",
     "need",
     "budget",
     "timing",
+]
+CONSENT_FIELDS = ["email_consent", "unsubscribed"]
+# Every attribute a caller may set (custom fields go in `custom_fields`; `owner` takes a member).
+WRITABLE_FIELDS = [
+    "email",
+    *(name.removesuffix("_id") for name in PROFILE_FIELDS),
+    "stage",
     "custom_fields",
-    "email_consent",
-    "unsubscribed",
+    *CONSENT_FIELDS,
 ]
 
 # A pragmatic address check (the same one the data-quality page counts with, see quality.py).
