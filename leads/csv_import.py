@@ -403,20 +403,30 @@ def progress(job: ImportJob) -> dict:
     return {"percent": min(percent, 99), "phase": phase, "done": done, "total": total}
 
 
-def _save_job(job: ImportJob, fields: list[str]) -> None:
+def _save_running_job(job: ImportJob, fields: list[str]) -> None:
+    """Write these fields unless another delivery of the task has finished the job meanwhile."""
     with transaction.atomic():
         activate_in_transaction()
-        ImportJob.objects.filter(pk=job.pk).update(**{name: getattr(job, name) for name in fields})
+        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING).update(
+            **{name: getattr(job, name) for name in fields}
+        )
 
 
 def run_import(job_id: int) -> None:
     """The import task (runs in tenant_scope(atomic=False)): validate every row, then write all valid
-    rows in ONE transaction. Any failure leaves the leads exactly as they were."""
+    rows in ONE transaction. Any failure leaves the leads exactly as they were.
+
+    Re-delivery: a job found 'running' is one whose worker died mid-task (the broker re-delivers an
+    unacknowledged task); its write never committed, so it starts over. Deliveries that overlap are
+    serialised at the write (`_run` locks the job row first and writes only a job still running),
+    so every row is imported once."""
     with transaction.atomic():
         activate_in_transaction()
         job = ImportJob.objects.select_for_update().get(pk=job_id)
-        if job.status not in (ImportStatus.QUEUED, ImportStatus.UPLOADED):
-            return  # a duplicate delivery of the task: already done or running
+        if job.is_finished:
+            return  # a duplicate delivery of the task: already done
+        if job.status == ImportStatus.RUNNING:
+            logger.warning("CSV import %s was interrupted (worker lost): running it again", job_id)
         job.status, job.started_at = ImportStatus.RUNNING, timezone.now()
         job.save(update_fields=["status", "started_at"])
     try:
@@ -429,7 +439,7 @@ def run_import(job_id: int) -> None:
             job.failure = _("The import stopped because of an unexpected error; nothing was imported. (%(error)s)") % {
                 "error": type(error).__name__
             }
-        _save_job(job, ["status", "finished_at", "failure"])
+        _save_running_job(job, ["status", "finished_at", "failure"])
 
 
 def _run(job: ImportJob) -> None:
@@ -454,6 +464,12 @@ def _run(job: ImportJob) -> None:
 
     with transaction.atomic():
         activate_in_transaction()
+        # The job row first: an overlapping delivery waits here, then finds the job done and writes nothing.
+        if (
+            ImportJob.objects.select_for_update().values_list("status", flat=True).get(pk=job.pk)
+            != ImportStatus.RUNNING
+        ):
+            return
         outcome = upsert_leads(
             valid,
             actor=job.created_by,
