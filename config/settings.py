@@ -281,7 +281,9 @@ SPECTACULAR_SETTINGS = {
     # Schema generation touches tenant-owned managers with no tenant: run it under the platform bypass.
     "DEFAULT_GENERATOR_CLASS": "tenants.schema.TenantSafeSchemaGenerator",
     # One name per choice set used by several fields (lead stage: stage, from_stage, to_stage).
-    "ENUM_NAME_OVERRIDES": {"LeadStageEnum": "leads.models.Stage"},
+    "ENUM_NAME_OVERRIDES": {"LeadStageEnum": "leads.models.Stage", "PeriodTypeEnum": "kpis.models.PeriodType"},
+    # The error responses (400/401/403/404/429) every tenant API operation can give, with their shapes.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "tenants.api.schema_error_responses"],
 }
 
 # --- Ondo ---------------------------------------------------------------------------

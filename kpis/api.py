@@ -4,6 +4,7 @@ the review log. Tenant scope and queryset ownership come from TenantScopedAPIMix
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.response import Response
@@ -17,6 +18,7 @@ from .models import ChannelSpend, KpiTarget, ReviewLogEntry
 from .periods import Period
 from .serializers import (
     ChannelSpendSerializer,
+    KpiSummarySerializer,
     KpiTargetSerializer,
     KpiValueSerializer,
     ReviewLogEntrySerializer,
@@ -50,7 +52,11 @@ class KpiSummaryView(TenantScopedAPIMixin, generics.GenericAPIView):
     """Every KPI of a period with its target, attainment and change against the period before."""
 
     read_permission = "view"
-    serializer_class = KpiValueSerializer
+    serializer_class = KpiSummarySerializer
+    model = KpiTarget  # no rows are listed; lets schema generation describe the view without a queryset
+    # One object, not a list: no pagination, and the query parameters below are validated by DashboardForm.
+    pagination_class = None
+    filter_backends = []
 
     def scoped_queryset(self):
         return KpiTarget.objects.none()
@@ -58,12 +64,16 @@ class KpiSummaryView(TenantScopedAPIMixin, generics.GenericAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("period", str, enum=["week", "month", "quarter", "year"]),
-            OpenApiParameter("date", str, description="Any date in the period (YYYY-MM-DD)"),
-            OpenApiParameter("channel", str),
-            OpenApiParameter("campaign", str),
-            OpenApiParameter("owner", str, description="User id, 0 = unassigned"),
+            OpenApiParameter("date", OpenApiTypes.DATE, description="Any date in the period, 2000-01-01 to 2100-12-31"),
+            OpenApiParameter("channel", {"type": "string", "maxLength": 40}),
+            OpenApiParameter("campaign", {"type": "string", "maxLength": 200}),
+            OpenApiParameter(
+                "owner",
+                {"type": "string", "pattern": "^[0-9]{1,20}$"},
+                description="User id of a member, 0 = unassigned",
+            ),
         ],
-        responses=KpiValueSerializer(many=True),
+        responses=KpiSummarySerializer,
     )
     def get(self, request):
         with selectors.request_cache():
@@ -148,5 +158,7 @@ class ReviewLogViewSet(
                 actor=actor,
             )
         except ValidationError as error:
-            raise serializers.ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages)
+            raise serializers.ValidationError(
+                error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages}
+            )
         return Response(ReviewLogEntrySerializer(entry).data, status=201)

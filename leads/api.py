@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import django_filters
+from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -18,7 +23,7 @@ from tenants.api import TenantScopedAPIMixin
 
 from . import selectors, services
 from .filters import LeadFilterSet
-from .ingest import MAX_ACTIVITIES_PER_REQUEST, ingest_activities, parse_activity_items, upsert_leads
+from .ingest import MAX_ACTIVITIES_PER_REQUEST, ItemResult, ingest_activities, parse_activity_items, upsert_leads
 from .models import Activity, Lead
 from .serializers import (
     MAX_LEADS_PER_REQUEST,
@@ -40,7 +45,66 @@ EDIT_ACTIONS = {"update", "partial_update", "stage"}
 
 
 class TenantFilterBackend(DjangoFilterBackend):
-    """django-filter for tenant-scoped views (see leads/schema.py for its OpenAPI description)."""
+    """django-filter for tenant-scoped views (see leads/schema.py for its OpenAPI description).
+    Date-time filters compare in UTC (see UTCIsoDateTimeField)."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            for value_filter in filterset.filters.values():  # the instance's own copies
+                if isinstance(value_filter, django_filters.IsoDateTimeFilter):
+                    value_filter.field_class = UTCIsoDateTimeField
+        return filterset
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 filter value, compared in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python
+    accepts (e.g. +16:04), which would otherwise fail the query instead of answering."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None or moment.tzinfo is None:
+            return moment
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField
+
+
+class ActivityFilterSet(django_filters.FilterSet):
+    """Activities by lead, type and time. Every filter is declared: no model lookups at import time."""
+
+    lead = django_filters.ModelChoiceFilter(queryset=lambda request: Lead.objects.all())
+    type = django_filters.CharFilter()
+    occurred_at__gte = UTCIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_at__lt = UTCIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = Activity
+        fields = []
+
+
+def _parse_activities_one_by_one(items, known_types):
+    """parse_activity_items, item by item: an impossible time (e.g. minute 60) raises ValueError in
+    the parser; it rejects that item only, with the usual message, and the others go through."""
+    valid, rejected = [], []
+    for index, item in enumerate(items):
+        try:
+            item_valid, item_rejected = parse_activity_items([item], known_types=known_types)
+        except ValueError:
+            value = str(item.get("occurred_at"))[:40] if isinstance(item, dict) else ""
+            message = _("“%(value)s” is not a date and time in ISO 8601 format.") % {"value": value}
+            rejected.append(ItemResult(index, "rejected", errors={"occurred_at": [message]}))
+            continue
+        for result in item_valid + item_rejected:
+            result.index = index
+        valid += item_valid
+        rejected += item_rejected
+    return valid, rejected
 
 
 def _lead_or_404(pk) -> Lead:
@@ -197,7 +261,7 @@ class ActivityViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retrie
     model = Activity
     serializer_class = ActivitySerializer
     filter_backends = [TenantFilterBackend]
-    filterset_fields = {"lead": ["exact"], "type": ["exact"], "occurred_at": ["gte", "lt"]}
+    filterset_class = ActivityFilterSet
     read_permission = "view"
     write_permission = "manage_leads"
 
@@ -220,7 +284,11 @@ class ActivityViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retrie
             raise ValidationError(
                 {"items": [_("Send at most %(max)d items per request.") % {"max": MAX_ACTIVITIES_PER_REQUEST}]}
             )
-        valid, rejected = parse_activity_items(items, known_types=selectors.known_activity_types())
+        known_types = selectors.known_activity_types()
+        try:
+            valid, rejected = parse_activity_items(items, known_types=known_types)
+        except ValueError:
+            valid, rejected = _parse_activities_one_by_one(items, known_types)
         results = {result.index: result for result in rejected}
         for result in ingest_activities(valid, reason="api_ingest"):
             results[result.index] = result

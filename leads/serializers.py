@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .ingest import MAX_ACTIVITIES_PER_REQUEST
 from .models import Activity, Authority, Budget, Lead, LeadMerge, LeadStageChange, SizeBand, Stage, Timing
+from .validation import EMAIL_SQL_REGEX, PHONE_RE
 
 MAX_LEADS_PER_REQUEST = 1000
 
@@ -28,6 +30,26 @@ class OwnerField(serializers.Field):
         return data.strip()
 
 
+class InputPatternCharField(serializers.CharField):
+    """A text attribute that leads/validation.py checks against a pattern (in the services, with their
+    messages). The pattern is documented for requests only: stored values may predate the check
+    (the data-quality page counts them), so responses are not promised to match it."""
+
+    def __init__(self, *, input_pattern: str, **kwargs):
+        self.input_pattern = input_pattern
+        super().__init__(**kwargs)
+
+
+class InputPatternCharFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = InputPatternCharField
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["pattern"] = self.target.input_pattern
+        return schema
+
+
 class LeadSerializer(serializers.ModelSerializer):
     """A lead. Write `owner` as a member's email; `channel` as a key of the tenant's channel list;
     `custom_fields` as {key: value} of the tenant's custom field definitions."""
@@ -39,7 +61,8 @@ class LeadSerializer(serializers.ModelSerializer):
     budget = serializers.ChoiceField(choices=Budget.choices, required=False, allow_blank=True)
     timing = serializers.ChoiceField(choices=Timing.choices, required=False, allow_blank=True)
     custom_fields = serializers.DictField(required=False, child=serializers.JSONField())
-    email = serializers.CharField(max_length=254)
+    email = InputPatternCharField(max_length=254, input_pattern=EMAIL_SQL_REGEX)
+    phone = InputPatternCharField(max_length=40, required=False, allow_blank=True, input_pattern=PHONE_RE.pattern)
 
     class Meta:
         model = Lead
@@ -132,7 +155,7 @@ class StageChangeSerializer(serializers.Serializer):
 
 
 class StageChangeRecordSerializer(serializers.ModelSerializer):
-    changed_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    changed_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
 
     class Meta:
         model = LeadStageChange

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.parsers import BaseParser, MultiPartParser
@@ -69,7 +69,7 @@ class DraftCreate(TenantScopedAPIMixin, APIView):
     write_permission = "edit_scoring"
     model = ScoringModel
 
-    @extend_schema(request=None, responses=ScoringModelSerializer)
+    @extend_schema(request=None, responses={201: ScoringModelSerializer})
     def post(self, request):
         draft = services.draft_get_or_create(actor=request.user)
         return Response(ScoringModelSerializer(draft).data, status=status.HTTP_201_CREATED)
@@ -89,7 +89,11 @@ class DraftSheetImport(TenantScopedAPIMixin, APIView):
     model = ScoringModel
     parser_classes = [CSVParser, MultiPartParser]
 
-    @extend_schema(request={"text/csv": str}, responses=ScoringModelSerializer)
+    @extend_schema(
+        request={"text/csv": str},
+        responses={201: ScoringModelSerializer},
+        description='400 lists the bad rows: `{"rows": [{"row": n, "message": ...}]}`.',
+    )
     def post(self, request):
         if isinstance(request.data, bytes):
             data = request.data
@@ -182,7 +186,15 @@ class DraftPublish(TenantScopedAPIMixin, APIView):
     write_permission = "edit_scoring"
     model = ScoringModel
 
-    @extend_schema(request=None, responses=ScoreRunSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            202: OpenApiResponse(
+                {"anyOf": [{"$ref": "#/components/schemas/ScoreRun"}, {"type": "object", "maxProperties": 0}]},
+                description="The recompute run started for the published version, or `{}` when there is none.",
+            )
+        },
+    )
     def post(self, request):
         draft = selectors.draft_model()
         if draft is None:
@@ -198,7 +210,7 @@ class ModelRollback(TenantScopedAPIMixin, APIView):
     write_permission = "edit_scoring"
     model = ScoringModel
 
-    @extend_schema(request=None, responses=ScoringModelSerializer)
+    @extend_schema(request=None, responses={201: ScoringModelSerializer})
     def post(self, request, version):
         model = get_object_or_404(self.get_queryset(), version=version)
         try:
@@ -212,7 +224,7 @@ class RecomputeCreate(TenantScopedAPIMixin, APIView):
     write_permission = "edit_scoring"
     model = ScoreRun
 
-    @extend_schema(request=None, responses=ScoreRunSerializer)
+    @extend_schema(request=None, responses={202: ScoreRunSerializer})
     def post(self, request):
         run = services.recompute_request(actor=request.user)
         if run is None:

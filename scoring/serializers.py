@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .models import BehaviourRule, FitRule, HotLeadAlert, ScoreRun, ScoringModel, SegmentDefinition
+from .models import BehaviourRule, FitField, FitRule, HotLeadAlert, ScoreRun, ScoringModel, SegmentDefinition
+from .validation import DAYS_LIMIT, POINTS_LIMIT
+
+# The rules of scoring/validation.py (which the services apply) stated on the fields, so that the OpenAPI
+# schema shows them (patterns, bounds); the messages are the services' own. DRF strips strings first.
+NOT_BLANK = RegexValidator(r"\S", message=_("Give the rule a name."))
+# "+" not "*": a blank value never reaches validators (allow_blank answers it), and the schema's blank branch
+# must not overlap this one (oneOf).
+NO_SHEET_SYNTAX = RegexValidator(r"^[^\[\];|]+$", message=_("Brackets, ; and | cannot be used here."))
+ACTIVITY_TYPE = RegexValidator(
+    r"^[a-z][a-z0-9_.:-]{0,59}$",
+    message=_("Enter an activity type such as page_view or email_open (lower-case letters, digits and _)."),
+)
+FIT_FIELD = RegexValidator(
+    r"^(" + "|".join(FitField.values) + r"|custom:[A-Za-z0-9_-]{1,60})$",
+    message=_("Choose a lead field (or custom:<key> for a custom field)."),
+)
+POINTS = {"min_value": -POINTS_LIMIT, "max_value": POINTS_LIMIT}
+COUNT = {"min_value": 1, "max_value": 10000}
+DAYS = {"min_value": 1, "max_value": DAYS_LIMIT}
 
 
 class BehaviourRuleSerializer(serializers.ModelSerializer):
@@ -30,10 +51,25 @@ class BehaviourRuleSerializer(serializers.ModelSerializer):
             "half_life_days",
         ]
         read_only_fields = ["id", "position"]
+        extra_kwargs = {
+            "label": {"validators": [NOT_BLANK]},
+            "activity_type": {"validators": [ACTIVITY_TYPE]},
+            "url_value": {"validators": [NO_SHEET_SYNTAX]},
+            "content_id": {"validators": [NO_SHEET_SYNTAX]},
+            "campaign": {"validators": [NO_SHEET_SYNTAX]},
+            "points": POINTS,
+            "max_count": COUNT,
+            "min_count": COUNT,
+            "window_days": DAYS,
+            "recency_days": DAYS,
+            "half_life_days": DAYS,
+        }
 
 
 class FitRuleSerializer(serializers.ModelSerializer):
-    values = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    values = serializers.ListField(
+        child=serializers.CharField(max_length=200, validators=[NO_SHEET_SYNTAX]), required=False
+    )
 
     class Meta:
         model = FitRule
@@ -52,6 +88,7 @@ class FitRuleSerializer(serializers.ModelSerializer):
             "points",
         ]
         read_only_fields = ["id", "position"]
+        extra_kwargs = {"label": {"validators": [NOT_BLANK]}, "field": {"validators": [FIT_FIELD]}, "points": POINTS}
 
 
 class SegmentSerializer(serializers.ModelSerializer):

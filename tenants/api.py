@@ -43,6 +43,54 @@ class HasTenantCapability(permissions.BasePermission):
         return can(request.user, request.tenant, capability)
 
 
+_ERROR_DETAIL = {
+    "type": "object",
+    "description": "An error that is not about the input: `detail` says what went wrong.",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+_VALIDATION_ERROR = {
+    "type": "object",
+    "description": "Bad input, nothing was changed: messages keyed by field (lists of strings, nested per item "
+    "for lists), or by `detail` / `non_field_errors` for the request as a whole.",
+    "additionalProperties": {},
+    "minProperties": 1,
+}
+# Status code -> (component name, description): the errors every tenant API view can answer.
+_ERROR_RESPONSES = {
+    "400": ("ValidationError", "Bad input (body or query parameters); nothing was changed."),
+    "401": ("ErrorDetail", "No or an invalid API key / session."),
+    "403": ("ErrorDetail", "The key or the member's role lacks the capability."),
+    "404": ("ErrorDetail", "No such object (or tenant, or pagination cursor)."),
+    "429": ("ErrorDetail", "Too many requests for this API key: retry later."),
+}
+
+
+def schema_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS): declare the error responses the API
+    really gives, in the shapes of `exception_handler` below: 401/403/404/429 (`{"detail": ...}`) on every
+    operation, 400 (messages by field) where there is a body or query parameters to validate."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in (("ErrorDetail", _ERROR_DETAIL), ("ValidationError", _VALIDATION_ERROR)):
+        schemas.setdefault(name, schema)
+    for path, item in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            has_query = any(param.get("in") == "query" for param in operation.get("parameters", []))
+            responses = operation.setdefault("responses", {})
+            for code, (name, description) in _ERROR_RESPONSES.items():
+                if code == "400" and method not in ("post", "put", "patch") and not has_query:
+                    continue
+                response = responses.setdefault(code, {"description": description})
+                response.setdefault(
+                    "content", {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+                )
+    return result
+
+
 class TenantScopedAPIMixin:
     """Base of every tenant API view. It owns the tenant scope (one transaction
     per request, rolled back on error) and the queryset: subclasses set `model`

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from django.http import Http404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.response import Response
 
+from leads.api import UTCIsoDateTimeFilter
 from leads.models import FeedbackOutcome, Lead, LeadFeedback
 from tenants.api import TenantScopedAPIMixin
 
@@ -66,13 +67,22 @@ class InboxList(TenantScopedAPIMixin, generics.ListAPIView):
 class FeedbackFilter(filters.FilterSet):
     outcome = filters.ChoiceFilter(choices=FeedbackOutcome.choices)
     lead_id = filters.NumberFilter(field_name="lead_id")
-    since = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    since = UTCIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
 
     class Meta:
         model = LeadFeedback
         fields = ["outcome", "lead_id", "since"]
 
 
+@extend_schema_view(
+    post=extend_schema(
+        request=FeedbackInputSerializer,
+        responses={201: FeedbackSerializer, 200: FeedbackSerializer},
+        description="Record a sales outcome. 201 when recorded, 200 when the same outcome was already the latest "
+        "(a retried push); 404 when no lead has this id or email. Rejections and losses need a `reason` key from "
+        "/api/v1/mql/reasons/.",
+    )
+)
 class FeedbackListCreate(TenantScopedAPIMixin, generics.ListCreateAPIView):
     """GET: recorded outcomes. POST: record an outcome (reject/lost need a reason from /reasons/)."""
 
@@ -86,12 +96,6 @@ class FeedbackListCreate(TenantScopedAPIMixin, generics.ListCreateAPIView):
     def scoped_queryset(self):
         return LeadFeedback.objects.select_related("lead")
 
-    @extend_schema(
-        request=FeedbackInputSerializer,
-        responses={201: FeedbackSerializer, 200: FeedbackSerializer},
-        description="Record a sales outcome. 201 when recorded, 200 when the same outcome was already the latest "
-        "(a retried push). Rejections and losses need a `reason` key from /api/v1/mql/reasons/.",
-    )
     def create(self, request, *args, **kwargs):
         services.reasons_ensure_defaults()
         incoming = FeedbackInputSerializer(data=request.data)

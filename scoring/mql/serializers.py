@@ -33,7 +33,7 @@ class HandoverSerializer(serializers.ModelSerializer):
     company = serializers.CharField(source="lead.company", read_only=True)
     score_total = serializers.IntegerField(source="lead.score_total", read_only=True)
     segment = serializers.CharField(source="lead.segment", read_only=True)
-    owner = serializers.EmailField(source="owner.email", read_only=True, default=None)
+    owner = serializers.EmailField(source="owner.email", read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = Handover
