@@ -646,7 +646,8 @@ def _stage_chunk(run: ScoreRun, spec: ModelSpec, tenant_id: int, lo: int, hi: in
             # Sorted aggregation and windows over the covering index stay in memory.
             cursor.execute("SET LOCAL work_mem = '256MB'")
             cursor.execute(
-                "DELETE FROM scoring_score_stage WHERE tenant_id = %s AND run_id = %s AND lead_id >= %s AND lead_id < %s",
+                "DELETE FROM scoring_score_stage WHERE tenant_id = %s AND run_id = %s "
+                "AND lead_id >= %s AND lead_id < %s",
                 [tenant_id, run.pk, lo, hi],
             )
             cursor.execute(
