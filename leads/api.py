@@ -23,7 +23,7 @@ from tenants.api import TenantScopedAPIMixin
 
 from . import selectors, services
 from .filters import LeadFilterSet
-from .ingest import MAX_ACTIVITIES_PER_REQUEST, ItemResult, ingest_activities, parse_activity_items, upsert_leads
+from .ingest import MAX_ACTIVITIES_PER_REQUEST, ingest_activities, parse_activity_items, upsert_leads
 from .models import Activity, Lead
 from .serializers import (
     MAX_LEADS_PER_REQUEST,
@@ -86,25 +86,6 @@ class ActivityFilterSet(django_filters.FilterSet):
     class Meta:
         model = Activity
         fields = []
-
-
-def _parse_activities_one_by_one(items, known_types):
-    """parse_activity_items, item by item: an impossible time (e.g. minute 60) raises ValueError in
-    the parser; it rejects that item only, with the usual message, and the others go through."""
-    valid, rejected = [], []
-    for index, item in enumerate(items):
-        try:
-            item_valid, item_rejected = parse_activity_items([item], known_types=known_types)
-        except ValueError:
-            value = str(item.get("occurred_at"))[:40] if isinstance(item, dict) else ""
-            message = _("“%(value)s” is not a date and time in ISO 8601 format.") % {"value": value}
-            rejected.append(ItemResult(index, "rejected", errors={"occurred_at": [message]}))
-            continue
-        for result in item_valid + item_rejected:
-            result.index = index
-        valid += item_valid
-        rejected += item_rejected
-    return valid, rejected
 
 
 def _lead_or_404(pk) -> Lead:
@@ -285,10 +266,7 @@ class ActivityViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retrie
                 {"items": [_("Send at most %(max)d items per request.") % {"max": MAX_ACTIVITIES_PER_REQUEST}]}
             )
         known_types = selectors.known_activity_types()
-        try:
-            valid, rejected = parse_activity_items(items, known_types=known_types)
-        except ValueError:
-            valid, rejected = _parse_activities_one_by_one(items, known_types)
+        valid, rejected = parse_activity_items(items, known_types=known_types)
         results = {result.index: result for result in rejected}
         for result in ingest_activities(valid, reason="api_ingest"):
             results[result.index] = result

@@ -369,16 +369,23 @@ def clean_occurred_at(raw: Any, *, default: dt.datetime | None = None) -> dt.dat
         value = raw
     else:
         text = str(raw).strip()
+        not_iso = ValidationError(_("“%(value)s” is not a date and time in ISO 8601 format.") % {"value": text[:40]})
         try:
             value = dt.datetime.fromisoformat(text)
         except ValueError:
-            value = parse_datetime(text)
+            try:
+                value = parse_datetime(text)  # raises ValueError on impossible values (minute 60)
+            except ValueError:
+                value = None
             if value is None:
-                raise ValidationError(
-                    _("“%(value)s” is not a date and time in ISO 8601 format.") % {"value": text[:40]}
-                )
+                raise not_iso
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
+    try:
+        # Stored in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+        value = value.astimezone(dt.UTC)
+    except OverflowError:
+        raise not_iso
     if value > timezone.now() + dt.timedelta(days=1):
         raise ValidationError(_("The time lies in the future."))
     return value

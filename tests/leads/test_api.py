@@ -354,6 +354,7 @@ class TestActivityIngest:
                 self._item(external_id="ok-1"),
                 self._item(type="teleport"),
                 self._item(occurred_at="yesterday"),
+                self._item(occurred_at="2026-10-01T10:60:00Z"),  # parses as ISO, impossible minute
                 self._item(email="nope"),
                 {"type": "page_view", "occurred_at": "2026-10-01T10:00:00Z"},
                 "not an object",
@@ -362,8 +363,9 @@ class TestActivityIngest:
         }
         result = api.post("/api/v1/activities/bulk/", body, format="json", HTTP_ACCEPT_LANGUAGE="en").json()
         statuses = [r["status"] for r in result["results"]]
-        assert statuses == ["accepted", "rejected", "rejected", "rejected", "rejected", "rejected", "accepted"]
-        assert result["accepted"] == 2 and result["rejected"] == 5
+        assert statuses == ["accepted", *["rejected"] * 6, "accepted"]
+        assert result["accepted"] == 2 and result["rejected"] == 6
+        assert "ISO 8601" in result["results"][3]["errors"]["occurred_at"][0]
         assert "Unknown activity type" in result["results"][1]["errors"]["type"][0]
         assert _count(tenant, Activity) == 2
 

@@ -189,3 +189,26 @@ class TestEmailAndNames:
 
     def test_mapping_keys(self):
         assert normalize_key("Form Submitted") == normalize_key("form_submitted") == normalize_key("FORM-SUBMITTED")
+
+
+class TestEventTimes:
+    """Event times from clients: impossible values and out-of-range offsets are refused with a message."""
+
+    @pytest.mark.parametrize("raw", ["2026-11-02T10:60:00", "2026-13-01T00:00:00", "yesterday"])
+    def test_impossible_times_are_a_validation_error(self, raw):
+        from django.core.exceptions import ValidationError
+
+        from leads.validation import clean_occurred_at
+
+        with pytest.raises(ValidationError):
+            clean_occurred_at(raw)
+
+    def test_offsets_are_kept_as_the_same_instant_in_utc(self):
+        import datetime as dt
+
+        from leads.validation import clean_occurred_at
+
+        value = clean_occurred_at("2026-11-02T10:00:00+09:00")
+        assert value == dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
+        # An offset PostgreSQL would refuse (beyond ±15:59) is still the same instant, stored in UTC.
+        assert clean_occurred_at("2026-11-02T20:04:00+16:04") == dt.datetime(2026, 11, 2, 4, 0, tzinfo=dt.UTC)
