@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .models import BehaviourRule, FitField, FitRule, HotLeadAlert, ScoreRun, ScoringModel, SegmentDefinition
+from .services import BEHAVIOUR_FIELDS, FIT_FIELDS
 from .validation import DAYS_LIMIT, POINTS_LIMIT
 
 # The rules of scoring/validation.py (which the services apply) stated on the fields, so that the OpenAPI
@@ -31,25 +32,7 @@ DAYS = {"min_value": 1, "max_value": DAYS_LIMIT}
 class BehaviourRuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = BehaviourRule
-        fields = [
-            "id",
-            "position",
-            "label",
-            "description",
-            "note",
-            "activity_type",
-            "url_match",
-            "url_value",
-            "content_id",
-            "campaign",
-            "points",
-            "count_mode",
-            "max_count",
-            "min_count",
-            "window_days",
-            "recency_days",
-            "half_life_days",
-        ]
+        fields = ["id", "position", *BEHAVIOUR_FIELDS]
         read_only_fields = ["id", "position"]
         extra_kwargs = {
             "label": {"validators": [NOT_BLANK]},
@@ -73,20 +56,7 @@ class FitRuleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = FitRule
-        fields = [
-            "id",
-            "position",
-            "label",
-            "description",
-            "note",
-            "group",
-            "field",
-            "operator",
-            "values",
-            "number_min",
-            "number_max",
-            "points",
-        ]
+        fields = ["id", "position", *FIT_FIELDS]
         read_only_fields = ["id", "position"]
         extra_kwargs = {"label": {"validators": [NOT_BLANK]}, "field": {"validators": [FIT_FIELD]}, "points": POINTS}
 
