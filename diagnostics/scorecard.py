@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .evidence import Evidence
@@ -30,11 +30,11 @@ DISAGREEMENT_GAP = 0.5
 # The data contradicts the answer by half a point or more ("answered yes, but 64 % of leads have no industry").
 CONTRADICTION_GAP = 0.5
 
-# checklist `action` → the page inside Ondo where the fix is made (URL names; missing pages get no link).
+# checklist `action` → the page inside Ondo where the fix is made (URL names).
 ACTION_URL_NAMES: dict[str, str] = {
     "mql_editor": "scoring:mql",
     "scoring_rules": "scoring:models",
-    "alert_settings": "scoring:alert_settings",
+    "alert_settings": "scoring:settings",
     "kpi_planner": "kpis:planner",
     "kpi_dashboard": "kpis:dashboard",
     "sales_inbox": "scoring:inbox",
@@ -46,23 +46,10 @@ ACTION_URL_NAMES: dict[str, str] = {
 }
 
 
-# Pages that exist under another name than the one agreed above (tried in order after it).
-ACTION_URL_FALLBACKS: dict[str, tuple[str, ...]] = {
-    "alert_settings": ("scoring:settings",),  # the scoring app names its alert settings page "settings"
-}
-
-
 def action_url(action: str, slug: str) -> str | None:
-    """The tenant URL of an action's page, or None while that page does not exist."""
+    """The tenant URL of an action's page (None for an item without an action)."""
     name = ACTION_URL_NAMES.get(action or "")
-    if not name:
-        return None
-    for candidate in (name, *ACTION_URL_FALLBACKS.get(action, ())):
-        try:
-            return reverse(candidate, kwargs={"slug": slug})
-        except NoReverseMatch:
-            continue
-    return None
+    return reverse(name, kwargs={"slug": slug}) if name else None
 
 
 @dataclass(frozen=True)

@@ -181,7 +181,7 @@ class TestRecommendationLinks:
         assert ACTION_URL_NAMES == {
             "mql_editor": "scoring:mql",
             "scoring_rules": "scoring:models",
-            "alert_settings": "scoring:alert_settings",
+            "alert_settings": "scoring:settings",
             "kpi_planner": "kpis:planner",
             "kpi_dashboard": "kpis:dashboard",
             "sales_inbox": "scoring:inbox",
@@ -196,23 +196,14 @@ class TestRecommendationLinks:
         assert action_url("members", "acme") == "/t/acme/members/"
         assert action_url("kpi_dashboard", "acme") == "/t/acme/kpis/dashboard/"
 
-    def test_every_action_resolves_to_its_page_or_to_no_link(self):
-        from django.urls import NoReverseMatch, reverse
+    def test_every_checklist_action_has_a_page(self):
+        from diagnostics.catalog import ACTIONS
 
-        from diagnostics.scorecard import ACTION_URL_FALLBACKS
+        assert set(ACTIONS) <= set(ACTION_URL_NAMES) | {""}
+        for action in ACTION_URL_NAMES:
+            assert action_url(action, "acme").startswith("/t/acme/")
 
-        for action, name in ACTION_URL_NAMES.items():
-            expected = None
-            for candidate in (name, *ACTION_URL_FALLBACKS.get(action, ())):
-                try:
-                    expected = reverse(candidate, kwargs={"slug": "acme"})
-                    break
-                except NoReverseMatch:
-                    continue
-            assert action_url(action, "acme") == expected
-
-    def test_the_pages_built_so_far_are_linked(self):
-        # The other apps' pages as they exist today; a renamed page shows up here first.
+    def test_the_pages_are_linked(self):
         assert action_url("mql_editor", "acme") == "/t/acme/scoring/mql/"
         assert action_url("scoring_rules", "acme") == "/t/acme/scoring/"
         assert action_url("alert_settings", "acme") == "/t/acme/scoring/settings/"
@@ -223,12 +214,9 @@ class TestRecommendationLinks:
         assert action_url("feedback_report", "acme") == "/t/acme/scoring/feedback/report/"
         assert action_url("calibration", "acme") == "/t/acme/scoring/calibration/"
 
-    def test_a_page_that_does_not_exist_yet_gives_no_link(self, monkeypatch):
-        from diagnostics import scorecard as module
-
-        monkeypatch.setitem(module.ACTION_URL_NAMES, "mql_editor", "scoring:not_built_yet")
-        assert action_url("mql_editor", "acme") is None
+    def test_an_item_without_an_action_gives_no_link(self):
         assert action_url("", "acme") is None
+        assert action_url("unknown_action", "acme") is None
 
     def test_recommendations_carry_the_link_of_their_action(self, assessment, users, items, answer):
         answer(assessment, users["marketing"], items["regular_cross_team_meeting"], "no")
