@@ -18,7 +18,7 @@ from tenants.models import Role
 
 from .catalog import KPIS, kpi_choices
 from .models import GoalType, PeriodType, ReviewStatus
-from .periods import Period
+from .periods import Period, date_in_range
 from .planning import RATE_FIELDS, ChannelInput, PlanInputs
 
 UNITS = {"億": Decimal(10) ** 8, "万": Decimal(10) ** 4, "千": Decimal(1000)}
@@ -130,7 +130,7 @@ class PeriodForm(forms.Form):
 
     def clean_date(self):
         day = self.cleaned_data.get("date")
-        if day is not None and not (dt.date(2000, 1, 1) <= day <= dt.date(2100, 12, 31)):
+        if day is not None and not date_in_range(day):
             raise ValidationError(_("Choose a date between 2000 and 2100."))
         return day
 
@@ -322,7 +322,7 @@ class ReviewEntryForm(forms.Form):
 
     def clean_due_on(self):
         day = self.cleaned_data.get("due_on")
-        if day is not None and not (dt.date(2000, 1, 1) <= day <= dt.date(2100, 12, 31)):
+        if day is not None and not date_in_range(day):
             raise ValidationError(_("Choose a date between 2000 and 2100."))
         return day
 

@@ -15,6 +15,14 @@ from zoneinfo import ZoneInfo
 from django.utils.translation import gettext as _
 
 KINDS = ("week", "month", "quarter", "year")
+# The dates a period may be chosen from (forms and API alike): far enough for any plan, and clear of
+# the calendar's edges, where the quarter/year containing a date would start before year 1.
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2100, 12, 31)
+
+
+def date_in_range(day: dt.date) -> bool:
+    return EARLIEST_DATE <= day <= LATEST_DATE
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

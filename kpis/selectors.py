@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -491,7 +492,9 @@ def hot_leads_awaiting(filters: Filters = NO_FILTERS, *, limit: int = 8, candida
     leads); the `candidates` hottest are shown most urgent first, and the count stops at
     HOT_COUNT_CAP (`capped`). Cached for a minute per tenant and filter, like the rollups' freshness.
     """
-    key = f"kpis:hot:{require_tenant_id()}:{filters.channel}:{filters.campaign}:{filters.owner_id}:{limit}"
+    # Filter values are free text (Japanese campaign names): hashed, so the key is safe for any cache backend.
+    digest = hashlib.sha256(f"{filters.channel}\0{filters.campaign}\0{filters.owner_id}\0{limit}".encode()).hexdigest()
+    key = f"kpis:hot:{require_tenant_id()}:{digest[:32]}"
     cached = cache.get(key)
     if cached is not None:
         return cached

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from .catalog import KPIS
 from .models import ChannelSpend, KpiTarget, PeriodType, ReviewLogEntry
+from .periods import date_in_range
 
 # At least one non-space character. DRF already strips the value and rejects a blank one, so this
 # never changes what is accepted: it puts the rule in the OpenAPI schema (as a pattern).
@@ -41,6 +42,8 @@ class ChannelSpendSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "updated_at"]
 
     def validate_month(self, value):
+        if not date_in_range(value):
+            raise serializers.ValidationError(_("Choose a date between 2000 and 2100."))
         return value.replace(day=1)
 
 
@@ -70,6 +73,11 @@ class ReviewLogEntrySerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "owner_email", "status", "created_at"]
         extra_kwargs = {"action": {"validators": [NOT_BLANK]}}
+
+    def validate_period_start(self, value):
+        if not date_in_range(value):
+            raise serializers.ValidationError(_("Choose a date between 2000 and 2100."))
+        return value
 
 
 class KpiValueSerializer(serializers.Serializer):

@@ -72,3 +72,23 @@ def test_review_log_entries(tenant, other_tenant, users, api):
     with tenant_scope(tenant.id):
         assert ReviewLogEntry.objects.count() == 1
         assert ReviewLogEntry.objects.get().period_start == dt.date(2026, 6, 1)
+
+
+@pytest.mark.parametrize("day", ["0001-01-05", "9999-12-31"])
+def test_dates_outside_the_supported_range_are_a_clear_400(api, day):
+    """A review-log entry or a spend row for year 1 or 9999 is refused with a message (no period math on it)."""
+    review = api.post(
+        "/api/v1/kpis/review-log/",
+        {"period_type": "quarter", "period_start": day, "action": "見直す"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert review.status_code == 400
+    assert review.json()["period_start"] == ["2000年から2100年までの日付を選んでください。"]  # the user's language
+    spend = api.post(
+        "/api/v1/kpis/spend/",
+        {"channel": "seo", "month": day, "amount": 1000},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert spend.status_code == 400
