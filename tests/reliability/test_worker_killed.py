@@ -13,12 +13,10 @@ import csv
 import io
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
 
 import pytest
 from django.conf import settings
@@ -26,7 +24,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from leads import csv_import
 from leads import tasks as leads_tasks
@@ -37,7 +34,7 @@ from scoring import tasks as scoring_tasks
 from scoring.models import HotLeadAlert, RunStatus, ScoreRun, SegmentTransition
 from tenants.context import tenant_scope
 from tenants.models import Notification, Role
-from tests.factories import member
+from tests.factories import leads_with_activity, member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -183,34 +180,10 @@ def worker(tmp_path):
 # Full recompute
 # --------------------------------------------------------------------------------------------
 
-TITLES = ["代表取締役", "CEO", "営業部長", "担当", "スタッフ", "", "Manager", "エンジニア"]
-TYPES = ["pricing_view", "download", "email_click", "email_open", "page_view", "form_start", "webinar_attend"]
-
 
 def populate(count: int) -> None:
     """Leads (never scored) with activities; a good share of them turn hot."""
-    from leads.models import Activity
-
-    rng = random.Random(11)
-    now = timezone.now()
-    leads = Lead.objects.bulk_create(
-        [
-            Lead(
-                email=f"kill{i}@prospect.example.jp",
-                title=rng.choice(TITLES),
-                employee_count=rng.choice([None, 30, 150, 700, 800]),
-                industry=rng.choice(["SaaS", "IT", "製造業", ""]),
-            )
-            for i in range(count)
-        ]
-    )
-    Activity.objects.bulk_create(
-        [
-            Activity(lead=lead, type=rng.choice(TYPES), occurred_at=now - timedelta(days=rng.uniform(0.1, 40)))
-            for lead in leads
-            for _ in range(rng.randint(0, 5))
-        ]
-    )
+    leads_with_activity(count, seed=11, email_prefix="kill", max_activities=5, days=40)
 
 
 def scores() -> dict[int, tuple]:

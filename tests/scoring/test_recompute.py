@@ -1,7 +1,6 @@
 """Full recompute: set-based, staged and swapped atomically, idempotent, resumable after a crash,
 and a constant number of queries whatever the tenant's size."""
 
-import random
 from datetime import timedelta
 
 import pytest
@@ -13,32 +12,11 @@ from leads.models import Activity, Lead
 from scoring import engine
 from scoring.models import HotLeadAlert, RunStatus, SegmentTransition
 
-TITLES = ["代表取締役", "営業部長", "担当", "スタッフ", "CTO", "", "Manager", "エンジニア"]
-TYPES = ["email_open", "email_click", "download", "pricing_view", "page_view", "form_start", "webinar_attend"]
+from ..factories import leads_with_activity
 
 
 def populate(n: int, seed: int = 3) -> list[int]:
-    rng = random.Random(seed)
-    now = timezone.now()
-    leads = Lead.objects.bulk_create(
-        [
-            Lead(
-                email=f"bulk{seed}-{i}@example.jp",
-                title=rng.choice(TITLES),
-                employee_count=rng.choice([None, 30, 70, 150, 800]),
-                industry=rng.choice(["IT", "製造業", "小売", ""]),
-            )
-            for i in range(n)
-        ]
-    )
-    Activity.objects.bulk_create(
-        [
-            Activity(lead=lead, type=rng.choice(TYPES), occurred_at=now - timedelta(days=rng.uniform(0, 60)))
-            for lead in leads
-            for _ in range(rng.randint(0, 4))
-        ]
-    )
-    return [lead.pk for lead in leads]
+    return [lead.pk for lead in leads_with_activity(n, seed=seed, email_prefix=f"bulk{seed}-")]
 
 
 def snapshot() -> dict[int, tuple]:
