@@ -48,7 +48,7 @@ def build_demo(*, tenant: Tenant, lead_count: int, stdout) -> None:
     if marketing is None or sales is None:
         stdout.write("  diagnostics: skipped (needs a marketing and a sales member)")
         return
-    rng = random.Random(7)  # noqa: S311 - demo data, deterministic on purpose
+    rng = random.Random(7)  # noqa: S311 - demo data, deterministic on purpose  # nosec B311
     items = list(
         ChecklistItem.objects.filter(template__key="lead_nurturing_30", is_active=True).select_related("category")
     )

@@ -48,6 +48,9 @@ from .models import DailyRollup, DirtyLead, LeadFact, PeriodRollup, RollupState
 
 logger = logging.getLogger("ondo.kpis")
 
+# The set-based SQL below is composed from this module's constants, internal table and column names and
+# generated placeholders only; every value is a bound parameter (hence the `nosec B608` marks).
+
 MILESTONES = ("lead", "mql", "sql", "opportunity", "customer", "meeting_lead")
 FEEDBACK_EVENTS = ("won", "won_priced", "lost", "rejected", "accepted")
 MQL_OR_BEYOND = ("mql", "sql", "opportunity", "customer")
@@ -160,7 +163,7 @@ def mark_leads_dirty(tenant_id: int, lead_ids: list[int], reason: str = "") -> N
 
 def _ids_max(cursor, table: str, tenant_id: int) -> int:
     # The primary key index answers this; scoped by tenant so RLS-enforced roles see the same.
-    cursor.execute(f"SELECT COALESCE(max(id), 0) FROM {table} WHERE tenant_id = %s", [tenant_id])
+    cursor.execute(f"SELECT COALESCE(max(id), 0) FROM {table} WHERE tenant_id = %s", [tenant_id])  # nosec B608
     return int(cursor.fetchone()[0])
 
 
@@ -214,7 +217,7 @@ def _facts_sql(restricted: bool) -> str:
            activity_count, feedback_count,
            (first_row_at AT TIME ZONE %(tz)s)::date, (last_row_at AT TIME ZONE %(tz)s)::date
     FROM j
-    """
+    """  # nosec B608
 
 
 MILESTONE_VALUES_SQL = """
@@ -258,7 +261,7 @@ def _insert_activity_days(cursor, params: dict, days: list[dt.date] | None) -> N
             WHERE a.tenant_id = %(t)s AND a.type IN {ACTIVITY_TYPES_SQL}
             GROUP BY 2, 3, 4, 5, 6
             ORDER BY 2, 3, 4, 5, 6
-        """,
+        """,  # nosec B608
             params,
         )
         return
@@ -279,7 +282,7 @@ def _insert_activity_days(cursor, params: dict, days: list[dt.date] | None) -> N
         JOIN kpis_leadfact f ON f.tenant_id = %(t)s AND f.lead_id = a.lead_id
         GROUP BY 2, 3, 4, 5, 6
         ORDER BY 2, 3, 4, 5, 6
-    """,
+    """,  # nosec B608
         {**params, "days": days},
     )
 
@@ -347,7 +350,7 @@ def _rebuild_periods(cursor, params: dict) -> None:
         FROM kpis_tmp_pdetail x {LEVELS_SQL}
         GROUP BY 2, 3, 4, 5, 6, 7, 8
         ORDER BY 2, 3, 4, 5, 6, 7, 8
-        """,
+        """,  # nosec B608
         params,
     )
     cursor.execute("DROP TABLE IF EXISTS kpis_tmp_pdetail")
@@ -374,7 +377,7 @@ def _apply_period_delta(cursor, params: dict) -> int:
         ON CONFLICT ON CONSTRAINT periodrollup_unique_key DO UPDATE
            SET count = p.count + EXCLUDED.count, value = p.value + EXCLUDED.value
         RETURNING period_type, period_start
-        """,
+        """,  # nosec B608
         params,
     )
     touched = {(kind, start) for kind, start in cursor.fetchall()}
@@ -455,7 +458,7 @@ def _full_rebuild(tenant_id: int, tz: str, state: RollupState, now: dt.datetime)
             f"""
             INSERT INTO kpis_leadfact (tenant_id, {", ".join(FACT_COLUMNS)})
             SELECT %(t)s, * FROM ({_facts_sql(False)}) AS facts
-        """,
+        """,  # nosec B608
             params,
         )
         cursor.execute("ANALYZE kpis_leadfact")  # the joins below need to know it is big now
@@ -470,7 +473,7 @@ def _full_rebuild(tenant_id: int, tz: str, state: RollupState, now: dt.datetime)
             WHERE f.tenant_id = %(t)s AND v.day IS NOT NULL
             GROUP BY 2, 3, 4, 5, 6
             ORDER BY 2, 3, 4, 5, 6
-        """,
+        """,  # nosec B608
             params,
         )
         _insert_feedback_days(cursor, params, None)
@@ -531,14 +534,14 @@ def _incremental(tenant_id: int, tz: str, state: RollupState, now: dt.datetime, 
                 f"""
                 INSERT INTO kpis_tmp_moved SELECT DISTINCT survivor_id FROM {table}
                 WHERE tenant_id = %(t)s AND id > %(merge0)s ON CONFLICT DO NOTHING
-            """,
+            """,  # nosec B608
                 window,
             )
             cursor.execute(
                 f"""
                 INSERT INTO kpis_tmp_merged SELECT DISTINCT merged_lead_id FROM {table}
                 WHERE tenant_id = %(t)s AND id > %(merge0)s ON CONFLICT DO NOTHING
-            """,
+            """,  # nosec B608
                 window,
             )
             merge_sql = "UNION SELECT lead_id FROM kpis_tmp_moved UNION SELECT lead_id FROM kpis_tmp_merged"
@@ -560,7 +563,7 @@ def _incremental(tenant_id: int, tz: str, state: RollupState, now: dt.datetime, 
             UNION SELECT lead_id FROM kpis_tmp_hook
             {merge_sql}
             ON CONFLICT DO NOTHING
-        """,
+        """,  # nosec B608
             window,
         )
         if sweep:
@@ -578,14 +581,14 @@ def _incremental(tenant_id: int, tz: str, state: RollupState, now: dt.datetime, 
             CREATE TEMP TABLE kpis_tmp_old ON COMMIT DROP AS
             SELECT {", ".join(FACT_COLUMNS)} FROM kpis_leadfact
             WHERE tenant_id = %(t)s AND lead_id IN (SELECT lead_id FROM kpis_tmp_dirty)
-        """,
+        """,  # nosec B608
             params,
         )
         cursor.execute(
             f"""
             CREATE TEMP TABLE kpis_tmp_new ON COMMIT DROP AS
             SELECT * FROM ({_facts_sql(True)}) AS facts ({", ".join(FACT_COLUMNS)})
-        """,
+        """,  # nosec B608
             params,
         )
 
@@ -606,7 +609,7 @@ def _incremental(tenant_id: int, tz: str, state: RollupState, now: dt.datetime, 
             WHERE v.day IS NOT NULL
             GROUP BY 1, 2, 3, 4, 5
             HAVING sum(f.sign) <> 0 OR sum(f.sign * v.value) <> 0
-            """,
+            """,  # nosec B608
             params,
         )
         cursor.execute(
@@ -653,7 +656,7 @@ def _incremental(tenant_id: int, tz: str, state: RollupState, now: dt.datetime, 
             f"""
             INSERT INTO kpis_leadfact (tenant_id, {", ".join(FACT_COLUMNS)})
             SELECT %(t)s, {", ".join(FACT_COLUMNS)} FROM kpis_tmp_new
-        """,
+        """,  # nosec B608
             params,
         )
 
@@ -720,11 +723,11 @@ def _incremental(tenant_id: int, tz: str, state: RollupState, now: dt.datetime, 
                 f"""
                 INSERT INTO kpis_tmp_delta SELECT day, event, channel, campaign, owner_id, -count, -value
                 FROM kpis_dailyrollup WHERE tenant_id = %(t)s AND day = ANY(%(days)s::date[]) AND {family}
-                """,
+                """,  # nosec B608
                 day_params,
             )
             cursor.execute(
-                f"DELETE FROM kpis_dailyrollup WHERE tenant_id = %(t)s AND day = ANY(%(days)s::date[]) AND {family}",
+                f"DELETE FROM kpis_dailyrollup WHERE tenant_id = %(t)s AND day = ANY(%(days)s::date[]) AND {family}",  # nosec B608
                 day_params,
             )
             _insert_activity_days(cursor, params, days)
@@ -733,7 +736,7 @@ def _incremental(tenant_id: int, tz: str, state: RollupState, now: dt.datetime, 
                 f"""
                 INSERT INTO kpis_tmp_delta SELECT day, event, channel, campaign, owner_id, count, value
                 FROM kpis_dailyrollup WHERE tenant_id = %(t)s AND day = ANY(%(days)s::date[]) AND {family}
-                """,
+                """,  # nosec B608
                 day_params,
             )
 
@@ -766,11 +769,11 @@ def _upsert_daily_delta(cursor, params: dict, table: str) -> list[dt.date] | Non
         ON CONFLICT ON CONSTRAINT dailyrollup_unique_key DO UPDATE
            SET count = d.count + EXCLUDED.count, value = d.value + EXCLUDED.value
         RETURNING day
-        """,
+        """,  # nosec B608
         params,
     )
     days = sorted({row[0] for row in cursor.fetchall()})
-    cursor.execute(f"INSERT INTO kpis_tmp_delta SELECT day, event, channel, campaign, owner_id, dc, dv FROM {table}")
+    cursor.execute(f"INSERT INTO kpis_tmp_delta SELECT day, event, channel, campaign, owner_id, dc, dv FROM {table}")  # nosec B608
     if days:
         day_params = {**params, "days": days}
         cursor.execute(
@@ -808,7 +811,7 @@ def _append_new_rows(cursor, params: dict) -> int:
         {FEEDBACK_VALUES_SQL}
         WHERE b.tenant_id = %(t)s AND b.id > %(fb1)s AND e.hit
         GROUP BY 1, 2, 3, 4, 5
-        """,
+        """,  # nosec B608
         params,
     )
     appended = cursor.rowcount
@@ -863,7 +866,7 @@ def _move_changed_leads(cursor, params: dict) -> int | None:
         WHERE x.channel IS NOT NULL
         GROUP BY 1, 2, 3, 4, 5
         HAVING sum(x.sign * r.n) <> 0 OR sum(x.sign * r.v) <> 0
-        """,
+        """,  # nosec B608
         params,
     )
     days = _upsert_daily_delta(cursor, params, "kpis_tmp_rowdelta")
@@ -1065,7 +1068,7 @@ def _insert_rows(model, columns: list[str], rows) -> None:
     writes tens of thousands of rollup rows at once."""
     table = model._meta.db_table
     tenant_id = require_tenant_id()
-    sql = f"INSERT INTO {table} (tenant_id, {', '.join(columns)}) VALUES ({', '.join(['%s'] * (len(columns) + 1))})"
+    sql = f"INSERT INTO {table} (tenant_id, {', '.join(columns)}) VALUES ({', '.join(['%s'] * (len(columns) + 1))})"  # nosec B608
     batch = []
     with connection.cursor() as cursor:
         for row in rows:

@@ -109,4 +109,4 @@ DEFAULT_FORM_FIELDS: dict[str, str] = {
     "message": "need",
 }
 FORM_HONEYPOT_FIELD = "website"
-FORM_TOKEN_FIELD = "ondo_token"  # noqa: S105 - a field name, not a secret
+FORM_TOKEN_FIELD = "ondo_token"  # noqa: S105 - a field name, not a secret  # nosec B105

@@ -257,7 +257,7 @@ def _insert_activities(tenant_id: int, rows: list[tuple], now: dt.datetime) -> N
 
 def build_demo(*, tenant, lead_count: int, stdout) -> None:
     """Create the demo leads, activities and stage history for `tenant` (run inside its scope)."""
-    rng = random.Random(20261122)
+    rng = random.Random(20261122)  # nosec B311 - demo data, deterministic on purpose
     now = timezone.now()
     sales_ids = list(
         Membership.objects.filter(tenant=tenant, role__in=[Role.SALES, Role.ADMIN]).values_list("user_id", flat=True)

@@ -9,7 +9,7 @@ from tenants.context import tenant_scope
 from tenants.models import Membership, Role, Tenant, User
 
 DEMO_SLUG = "demo"
-DEMO_PASSWORD = "ondo-demo-2026"  # noqa: S105 - documented demo login, demo data only
+DEMO_PASSWORD = "ondo-demo-2026"  # noqa: S105 - documented demo login, demo data only  # nosec B105
 DEMO_MEMBERS = [
     ("admin@demo.ondo.example", "管理 花子", Role.ADMIN),
     ("marketing@demo.ondo.example", "佐藤 美咲", Role.MARKETING),
