@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate_tenant import ensure_database  # noqa: E402 - the same fresh, migrated database
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ondo_bench_kpis"
 SLUG = "bench-kpis"
 DAYS = 730
@@ -48,24 +51,6 @@ def setup_django(url: str) -> None:
     import django
 
     django.setup()
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[-1]
-    if not name.startswith("ondo_bench"):
-        raise SystemExit(f"refusing to recreate database {name!r}: its name must start with ondo_bench")
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        check=True,
-        env={**os.environ, "DATABASE_URL": url},
-    )
 
 
 def fill_defaults(cursor, table: str, provided: set[str]) -> tuple[str, str]:
