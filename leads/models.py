@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import TenantOwned
+from tenants.models import Tenant, TenantOwned
 
 
 class Stage(models.TextChoices):
@@ -97,6 +97,9 @@ class Lead(TenantOwned):
     filters and rollups can read them without importing it.
     """
 
+    # Every index of the table below leads with tenant_id, so the one-column index a foreign key gets by default
+    # would only be one more index to write on every insert and every score update.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", editable=False, db_index=False)
     email = models.CharField(_("email"), max_length=254)
     name = models.CharField(_("name"), max_length=200, blank=True)
     company = models.CharField(_("company"), max_length=200, blank=True)
@@ -142,7 +145,10 @@ class Lead(TenantOwned):
     score_model_version = models.PositiveIntegerField(null=True, blank=True)
 
     # Kept for compatibility; a merged lead is deleted and its merge recorded in LeadMerge.
-    merged_into = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Almost always empty: only the rows that point somewhere are indexed (for SET NULL when the target is deleted).
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -155,12 +161,13 @@ class Lead(TenantOwned):
             models.Index(fields=["tenant", "stage"], name="lead_tenant_stage_idx"),
             models.Index(fields=["tenant", "segment", "-score_total"], name="lead_tenant_segment_idx"),
             models.Index(fields=["tenant", "-score_total", "-id"], name="lead_tenant_score_idx"),
-            models.Index(fields=["tenant", "owner"], name="lead_tenant_owner_idx"),
+            # Leads of an owner: the owner foreign key's own index (an owner's leads are all in one tenant).
             models.Index(fields=["tenant", "channel"], name="lead_tenant_channel_idx"),
             models.Index(fields=["tenant", "-last_activity_at"], name="lead_tenant_last_act_idx"),
             models.Index(fields=["tenant", "company_normalized", "name_normalized"], name="lead_tenant_company_idx"),
             models.Index(fields=["tenant", "industry"], name="lead_tenant_industry_idx"),
             models.Index(fields=["tenant", "name", "id"], name="lead_tenant_name_idx"),
+            models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False), name="lead_merged_into_idx"),
             # Trigram indexes for search (PostgreSQL only) are created in migration 0004.
         ]
 
@@ -171,6 +178,8 @@ class Lead(TenantOwned):
 class Activity(TenantOwned):
     """Something a lead did (append-only). `external_id` makes retried deliveries harmless."""
 
+    # As for leads: the composite indexes lead with tenant_id, a one-column index would only slow ingest.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", editable=False, db_index=False)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities", null=True, blank=True)
     # Segment-style identities, kept so that a later identify can link the activity to its lead.
     anonymous_id = models.CharField(max_length=200, blank=True)
