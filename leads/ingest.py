@@ -36,6 +36,9 @@ from .validation import CONSENT_FIELDS, EMAIL_RE, PROFILE_FIELDS, clean_occurred
 MAX_ACTIVITIES_PER_REQUEST = 1000
 MAX_PROPERTIES_BYTES = 16 * 1024
 
+# Measures the properties' size as stored (one encoder, not one per item as json.dumps with options builds).
+_SIZE_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
 ITEM_FIELDS = {"lead_id", "email", "type", "occurred_at", "url", "campaign", "properties", "source", "external_id"}
 
 
@@ -155,7 +158,7 @@ def parse_activity_items(
         properties = item.get("properties") or {}
         if not isinstance(properties, dict):
             errors.setdefault("properties", []).append(_("Send the properties as an object."))
-        elif properties and len(json.dumps(properties, ensure_ascii=False)) > MAX_PROPERTIES_BYTES:
+        elif properties and len(_SIZE_ENCODER.encode(properties)) > MAX_PROPERTIES_BYTES:
             errors.setdefault("properties", []).append(_("The properties are larger than 16 KB."))
         if errors:
             rejected.append(ItemResult(index, "rejected", external_id=external_id, errors=errors))
@@ -203,14 +206,8 @@ def resolve_emails(
     wanted = sorted({e for e in emails if e})
     if not wanted:
         return {}
-    found = dict(Lead.objects.filter(email__in=wanted).values_list("email", "id"))
+    found = _lookup_emails(wanted)
     missing = [e for e in wanted if e not in found]
-    if missing:
-        aliases = LeadIdentity.objects.filter(kind=IdentityKind.EMAIL, value__in=missing).values_list(
-            "value", "lead_id"
-        )
-        found.update(dict(aliases))
-        missing = [e for e in missing if e not in found]
     if missing and create:
         now = timezone.now()
         new_leads = []
@@ -232,6 +229,61 @@ def resolve_emails(
         Lead.objects.bulk_create(new_leads, ignore_conflicts=True)
         found.update(dict(Lead.objects.filter(email__in=missing).values_list("email", "id")))
     return found
+
+
+# Leads by email. The emails travel as one JSON array (a 1,000-item IN list costs more to bind client-side than to
+# run). With statistics the planner probes the unique (tenant_id, email) index per email; without (a table never
+# analysed, as in a first import) it hashes the emails against the tenant's leads, which stays linear, where an
+# `= ANY(array)` filter or a per-email probe on the wrong tenant index would be quadratic.
+_PG_LEAD_IDS_BY_EMAIL = """
+SELECT email, id FROM leads_lead WHERE tenant_id = %s AND email IN (SELECT json_array_elements_text(%s::json))
+"""
+
+
+def _lookup_emails(emails: list[str]) -> dict[str, int]:
+    """Normalised email → id of the lead with that email, else of the lead a merge folded that email into."""
+    return _lookup_emails_postgres(emails) if connection.vendor == "postgresql" else _lookup_emails_portable(emails)
+
+
+def _lookup_emails_postgres(emails: list[str]) -> dict[str, int]:
+    """Leads by email, else by the email alias a merge left behind (a second query only when some are missing)."""
+    tenant_id = require_tenant_id()
+    with pg_cursor() as cursor:
+        cursor.execute(_PG_LEAD_IDS_BY_EMAIL, [tenant_id, json.dumps(emails, ensure_ascii=False)])
+        found = dict(cursor.fetchall())
+        missing = [e for e in emails if e not in found]
+        if missing:
+            cursor.execute(
+                "SELECT value, lead_id FROM leads_leadidentity WHERE tenant_id = %s AND kind = %s "
+                "AND value IN (SELECT json_array_elements_text(%s::json))",
+                [tenant_id, IdentityKind.EMAIL.value, json.dumps(missing, ensure_ascii=False)],
+            )
+            found.update(cursor.fetchall())
+    return found
+
+
+def _lookup_emails_portable(emails: list[str]) -> dict[str, int]:
+    found = dict(Lead.objects.filter(email__in=emails).values_list("email", "id"))
+    missing = [e for e in emails if e not in found]
+    if missing:
+        aliases = LeadIdentity.objects.filter(kind=IdentityKind.EMAIL, value__in=missing).values_list(
+            "value", "lead_id"
+        )
+        found.update(dict(aliases))
+    return found
+
+
+def existing_lead_ids(lead_ids: set[int]) -> set[int]:
+    """The ids among `lead_ids` that are leads of the current tenant."""
+    if not lead_ids:
+        return set()
+    if connection.vendor != "postgresql":
+        return set(Lead.objects.filter(pk__in=lead_ids).values_list("pk", flat=True))
+    with pg_cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM leads_lead WHERE tenant_id = %s AND id = ANY(%s)", [require_tenant_id(), sorted(lead_ids)]
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def resolve_identities(kind: str, values: Iterable[str]) -> dict[str, int]:
@@ -421,7 +473,7 @@ def ingest_activities(
             first_seen[item.email] = item.occurred_at
     by_email = resolve_emails(first_seen, create=create_leads, first_seen=first_seen)
     given_ids = {item.lead_id for item in items if item.lead_id}
-    known_ids = set(Lead.objects.filter(pk__in=given_ids).values_list("pk", flat=True)) if given_ids else set()
+    known_ids = existing_lead_ids(given_ids)
     by_user = resolve_identities(IdentityKind.USER_ID, (i.user_id for i in items if not i.lead_id and not i.email))
     by_anonymous = resolve_identities(
         IdentityKind.ANONYMOUS_ID, (i.anonymous_id for i in items if not i.lead_id and not i.email)
@@ -563,22 +615,15 @@ def upsert_leads(
     user = _user(actor)
     recheck: set[tuple[str, str]] = set()  # (company, name) keys of new and renamed leads
     done = 0
-    for start in range(0, len(emails), chunk_size):
-        chunk = emails[start : start + chunk_size]
-        aliases = dict(
-            LeadIdentity.objects.filter(kind=IdentityKind.EMAIL, value__in=chunk).values_list("value", "lead_id")
-        )
-        existing = {row["email"]: row for row in _current_rows(chunk)}
-        if aliases:
-            survivors = {
-                row["id"]: row
-                for row in Lead.objects.filter(pk__in=set(aliases.values())).values(
-                    "id", "email", "stage_changed_at", *UPSERT_COLUMNS
-                )
-            }
-            for alias, lead_id in aliases.items():
-                if alias not in existing and lead_id in survivors:
-                    existing[alias] = survivors[lead_id]
+    chunks = [emails[start : start + chunk_size] for start in range(0, len(emails), chunk_size)]
+    # Which leads exist is read for every chunk before the first write: the chunks' emails are distinct, so each
+    # lookup reads the table as it was before this upsert, and none of them is planned against a table this very
+    # transaction is growing (whose statistics, on a first import, say it is empty).
+    ids_by_chunk = [_lookup_emails(chunk) for chunk in chunks]
+    for chunk, found in zip(chunks, ids_by_chunk, strict=True):
+        rows_by_id = {row["id"]: row for row in _current_rows(set(found.values()))}
+        # By email, else by the alias a merge left behind (the survivor's row, with the survivor's email).
+        existing = {email: rows_by_id[lead_id] for email, lead_id in found.items() if lead_id in rows_by_id}
         new_rows: list[dict] = []
         changed_rows: list[dict] = []
         stage_changes: list[tuple[str, str, str]] = []  # (email of the stored lead, from, to)
@@ -650,17 +695,20 @@ def upsert_leads(
     return result
 
 
-def _current_rows(emails: list[str]) -> list[dict]:
-    """id, email, stage_changed_at and the upsert columns of the leads with these emails."""
+def _current_rows(lead_ids: set[int]) -> list[dict]:
+    """id, email, stage_changed_at and the upsert columns of these leads."""
     names = ["id", "email", "stage_changed_at", *UPSERT_COLUMNS]
+    if not lead_ids:
+        return []
     if connection.vendor != "postgresql":
-        return list(Lead.objects.filter(email__in=emails).values(*names))
+        return list(Lead.objects.filter(pk__in=lead_ids).values(*names))
     columns = ", ".join(f'"{name}"' for name in names)
     with pg_cursor() as cursor:
         cursor.execute(
+            # As _PG_LEAD_IDS_BY_EMAIL: linear even when the table has no statistics yet.
             f"SELECT {columns} FROM leads_lead WHERE tenant_id = %s "  # nosec B608 - names from the model
-            f"AND email IN (SELECT json_array_elements_text(%s::json))",
-            [require_tenant_id(), json.dumps(emails, ensure_ascii=False)],
+            f"AND id IN (SELECT value::bigint FROM json_array_elements_text(%s::json))",
+            [require_tenant_id(), json.dumps(sorted(lead_ids))],
         )
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     for row in rows:  # Django's connection hands jsonb over as text (its JSONField decodes it)
