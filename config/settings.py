@@ -110,6 +110,12 @@ if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
     }
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and os.environ.get("DB_PREPARED_STATEMENTS", "1") != "0":
+        # Only statements that ask for it (execute(..., prepare=True): the incremental rescore's score statement)
+        # are prepared; never others by repetition, since a generic plan made while a table has no statistics yet
+        # (a first import) can be quadratic. Django's own queries bind client-side and are never prepared.
+        # Behind PgBouncer < 1.21 (no max_prepared_statements) set DB_PREPARED_STATEMENTS=0.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1_000_000_000
 else:
     (BASE_DIR / "var").mkdir(exist_ok=True)
     DATABASES = {

@@ -466,6 +466,7 @@ def _apply(
     fresh: str = "TRUE",
     touch_all: bool = False,
     bulk: bool = False,
+    prepare: bool | None = None,
 ) -> tuple[int, int, list[int]]:
     """Returns (updated, transitions, new alert ids) — with `bulk`, alerts are marked announced
     (a summary notification follows) and the last item is `[number of new alerts]`."""
@@ -482,7 +483,10 @@ def _apply(
         "bulk": bulk,
     }
     sql = _APPLY_SQL.format(src=src_sql, fresh=fresh, touch_all="TRUE" if touch_all else "FALSE")
-    cursor.execute(sql, all_params)
+    if prepare:
+        cursor.execute(sql, all_params, prepare=True)  # a psycopg cursor with server-side binding
+    else:
+        cursor.execute(sql, all_params)
     updated, transitions, alert_ids = cursor.fetchone()
     return int(updated), int(transitions), list(alert_ids or [])
 
@@ -504,33 +508,54 @@ class RescoreResult:
     alert_ids: list[int]
 
 
+# Run after the tenant's shared lock is held (its own snapshot): locks the leads' rows, so the score is computed from
+# a snapshot taken after any concurrent rescore of them committed, and reads the active model in the same round trip,
+# so a model published and swapped in while this waited for the lock is the one used.
+_LOCK_LEADS_SQL = """
+SELECT m.id, m.version, (
+    SELECT count(*) FROM (
+        SELECT id FROM leads_lead WHERE tenant_id = %(tenant)s AND id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE
+    ) AS locked
+)
+FROM scoring_scoringmodel m WHERE m.tenant_id = %(tenant)s AND m.status = %(active)s
+"""
+
+
 def rescore_leads(lead_ids: list[int], *, as_of: datetime | None = None) -> RescoreResult:
     """Rescore these leads of the active tenant now (call inside a transaction)."""
+    from leads.ingest import pg_cursor
+
     tenant_id = require_tenant_id()
-    model = active_model()
     ids = sorted({int(i) for i in lead_ids})
-    if model is None or not ids:
+    if not ids:
         return RescoreResult(0, 0, [])
-    spec = spec_for(model)
     as_of = as_of or timezone.now()
     if not use_sql():
-        return _rescore_python(spec, ids, as_of)
+        model = active_model()
+        return _rescore_python(spec_for(model), ids, as_of) if model else RescoreResult(0, 0, [])
+    # Server-side binding: the score statement's text is the same for every lead, so it is prepared once per
+    # connection (settings: DB_PREPARED_STATEMENTS) and PostgreSQL skips planning it, about half of its cost.
     # No savepoint: inside a caller's transaction an error aborts it anyway; two round trips less.
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), pg_cursor() as cursor:
         _lock(cursor, tenant_id, shared=True)
-        # Lock the rows first: the score below is computed from a snapshot taken after any
-        # concurrent rescore of the same lead has committed.
-        cursor.execute(
-            "SELECT id FROM leads_lead WHERE tenant_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE", [tenant_id, ids]
-        )
+        cursor.execute(_LOCK_LEADS_SQL, {"tenant": tenant_id, "ids": ids, "active": ModelStatus.ACTIVE.value})
+        row = cursor.fetchone()
+        if row is None:
+            return RescoreResult(0, 0, [])
+        spec = _published_spec(tenant_id, model_id=row[0], version=row[1])
         query = build_score_query(
-            spec, tenant_id=tenant_id, as_of=as_of, scope="{lead} = ANY(%(ids)s)", scope_params={"ids": ids}
+            spec, tenant_id=tenant_id, as_of=as_of, scope="{lead} = ANY(%(ids)s::bigint[])", scope_params={"ids": ids}
         )
         updated, transitions, alert_ids = _apply(
-            cursor, src_sql=query.sql, params=query.params, spec=spec, tenant_id=tenant_id, as_of=as_of
+            cursor, src_sql=query.sql, params=query.params, spec=spec, tenant_id=tenant_id, as_of=as_of, prepare=True
         )
     _after_alerts(alert_ids)
     return RescoreResult(updated, transitions, alert_ids)
+
+
+def _published_spec(tenant_id: int, *, model_id: int, version: int) -> ModelSpec:
+    spec = _PUBLISHED_SPECS.get((tenant_id, model_id, version))
+    return spec if spec is not None else spec_for(ScoringModel.objects.get(pk=model_id))
 
 
 def _after_alerts(alert_ids: list[int]) -> None:
