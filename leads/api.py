@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import django_filters
-from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
-from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -22,7 +18,7 @@ from rest_framework.response import Response
 from tenants.api import TenantScopedAPIMixin
 
 from . import selectors, services
-from .filters import LeadFilterSet
+from .filters import LeadFilterSet, UTCIsoDateTimeFilter
 from .ingest import MAX_ACTIVITIES_PER_REQUEST, ingest_activities, parse_activity_items, upsert_leads
 from .models import Activity, Lead
 from .serializers import (
@@ -45,34 +41,7 @@ EDIT_ACTIONS = {"update", "partial_update", "stage"}
 
 
 class TenantFilterBackend(DjangoFilterBackend):
-    """django-filter for tenant-scoped views (see leads/schema.py for its OpenAPI description).
-    Date-time filters compare in UTC (see UTCIsoDateTimeField)."""
-
-    def get_filterset(self, request, queryset, view):
-        filterset = super().get_filterset(request, queryset, view)
-        if filterset is not None:
-            for value_filter in filterset.filters.values():  # the instance's own copies
-                if isinstance(value_filter, django_filters.IsoDateTimeFilter):
-                    value_filter.field_class = UTCIsoDateTimeField
-        return filterset
-
-
-class UTCIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 filter value, compared in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python
-    accepts (e.g. +16:04), which would otherwise fail the query instead of answering."""
-
-    def to_python(self, value):
-        moment = super().to_python(value)
-        if moment is None or moment.tzinfo is None:
-            return moment
-        try:
-            return moment.astimezone(dt.UTC)
-        except OverflowError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-
-
-class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UTCIsoDateTimeField
+    """django-filter for tenant-scoped views (see leads/schema.py for its OpenAPI description)."""
 
 
 class ActivityFilterSet(django_filters.FilterSet):

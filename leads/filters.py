@@ -9,6 +9,7 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 
 from tenants.context import current_tenant_id
 
@@ -16,6 +17,27 @@ from . import selectors
 from .defaults import DEFAULT_CHANNELS
 from .models import CustomFieldType, Lead, Segment, SizeBand, Stage
 from .normalize import nfkc
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 filter value, compared in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python
+    accepts (e.g. +16:04), which would otherwise fail the query instead of answering."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None or moment.tzinfo is None:
+            return moment
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """The date-time filter of every filter set (lead list, activities, MQL history)."""
+
+    field_class = UTCIsoDateTimeField
+
 
 LAST_ACTIVITY_CHOICES = [
     ("7d", _("Within 7 days")),
@@ -62,10 +84,10 @@ class LeadFilterSet(django_filters.FilterSet):
         label=_("Last activity"),
         empty_label=_("Any time"),
     )
-    last_activity_after = django_filters.IsoDateTimeFilter(
+    last_activity_after = UTCIsoDateTimeFilter(
         field_name="last_activity_at", lookup_expr="gte", label=_("Last activity from")
     )
-    last_activity_before = django_filters.IsoDateTimeFilter(
+    last_activity_before = UTCIsoDateTimeFilter(
         field_name="last_activity_at", lookup_expr="lt", label=_("Last activity before")
     )
     email = django_filters.CharFilter(method="filter_email", label=_("Email"))

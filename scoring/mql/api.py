@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from leads.api import UTCIsoDateTimeFilter
+from leads.filters import UTCIsoDateTimeFilter
 from leads.models import FeedbackOutcome, Lead, LeadFeedback
 from tenants.api import TenantScopedAPIMixin
 

@@ -288,6 +288,22 @@ class TestListFiltersAndPagination:
         assert emails(channel="webinar") == {"suzuki@b.example.jp"}
         assert emails(last_activity="never") == {"yamada@a.example.jp", "suzuki@b.example.jp", "tanaka@c.example.jp"}
 
+    def test_last_activity_times_compare_as_instants_whatever_the_offset(self, api, tenant, leads):
+        import datetime as dt
+
+        with tenant_scope(tenant.id):
+            Lead.objects.filter(pk=leads[0].pk).update(last_activity_at=dt.datetime(2026, 11, 2, 3, 30, tzinfo=dt.UTC))
+            Lead.objects.filter(pk=leads[1].pk).update(last_activity_at=dt.datetime(2026, 11, 2, 4, 30, tzinfo=dt.UTC))
+
+        def emails(**params):
+            response = api.get("/api/v1/leads/", params)
+            assert response.status_code == 200, response.content
+            return {row["email"] for row in response.json()["results"]}
+
+        # 20:04 at +16:04 (an offset PostgreSQL itself refuses) is 04:00 UTC.
+        assert emails(last_activity_after="2026-11-02T20:04:00+16:04") == {"suzuki@b.example.jp"}
+        assert emails(last_activity_before="2026-11-02T13:00:00+09:00") == {"yamada@a.example.jp"}
+
     def test_bad_filter_value_is_400(self, api, leads):
         assert api.get("/api/v1/leads/", {"stage": "nonsense"}).status_code == 400
 
