@@ -20,6 +20,7 @@ from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from leads import selectors as leads_selectors
 from leads.models import Lead
 from tenants.context import require_tenant_id
 from tenants.models import Tenant
@@ -448,12 +449,8 @@ def channel_history(*, months: int = 12, today: dt.date | None = None) -> list[d
 
 
 def channel_labels() -> dict[str, str]:
-    """Channel keys → labels from the leads app's channel list (keys where none is defined)."""
-    try:
-        from leads.models import Channel
-    except ImportError:  # pragma: no cover - older leads app
-        return {}
-    return dict(Channel.objects.values_list("key", "label"))
+    """Channel keys → labels (the tenant's channels, the default labels for keys it does not define)."""
+    return leads_selectors.channel_display_labels()
 
 
 def dimension_values(*, months: int = 24) -> dict[str, list[str]]:

@@ -42,7 +42,14 @@ def channels(*, include_inactive: bool = False) -> list[Channel]:
 
 
 def channel_labels() -> dict[str, str]:
+    """The tenant's channels, key → label (what a lead's channel may be set to)."""
     return {channel.key: channel.label for channel in channels(include_inactive=True)}
+
+
+def channel_display_labels() -> dict[str, str]:
+    """Key → label for showing figures: the tenant's channels, and for keys it no longer defines (old leads,
+    removed channels) the default channels' labels in the active language."""
+    return {**{key: str(label) for key, label in DEFAULT_CHANNELS}, **channel_labels()}
 
 
 def channel_aliases(channel_map: dict[str, str]) -> dict[str, str]:

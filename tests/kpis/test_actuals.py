@@ -129,6 +129,22 @@ def test_channel_and_campaign_tables(tenant, june):
     assert rows["webinar"]["cpa"] == D(300000) and rows["seo"]["cost_per_sql"] is None
 
 
+def test_channel_rows_are_labelled_even_for_channels_the_tenant_does_not_define(tenant, june):
+    from django.utils import translation
+
+    from leads.models import Channel
+
+    with tenant_scope(tenant.id):
+        # The tenant edits its list: webinar is renamed, seo is left out (older leads still carry it).
+        Channel.objects.create(key="webinar", label="オンラインセミナー", position=0)
+        with translation.override("ja"):
+            rows = {r["key"]: r["label"] for r in selectors.dashboard(JUNE).channels}
+        with translation.override("en"):
+            english = {r["key"]: r["label"] for r in selectors.dashboard(JUNE).channels}
+    assert rows["webinar"] == "オンラインセミナー"
+    assert (rows["seo"], english["seo"]) == ("SEO・自然検索", "SEO / organic search")
+
+
 def test_week_and_quarter(tenant, june):
     with tenant_scope(tenant.id):
         week = selectors.kpi_values(Period("week", dt.date(2026, 6, 1)))
