@@ -3,16 +3,19 @@ import subprocess
 import sys
 
 from django.conf import settings
+from django.db import connection
 
 
-def test_production_settings_pass_check_deploy_without_warnings():
+def test_production_settings_pass_check_deploy_without_warnings(db):
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "SECRET_KEY": "prod-like-" + "k3y-Zx9!" * 8,
         "ALLOWED_HOSTS": "ondo.example.jp",
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/ondo",
+        # The schema check connects (the OpenAPI generation enters a platform scope): use the test run's database
+        # (the db fixture), which exists on any machine the suite runs on.
+        "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**connection.settings_dict),
         "REDIS_URL": "redis://127.0.0.1:6379/15",
     }
     result = subprocess.run(
