@@ -145,6 +145,8 @@ def active_model() -> ScoringModel | None:
 
 
 DEFAULT_FOLLOW_UP_HOURS = 48
+# The seed sheet's top segment: used only when a model defines no segments at all.
+DEFAULT_TOP_SEGMENT = "hot"
 
 
 def follow_up_hours() -> int:
@@ -452,7 +454,7 @@ SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM tr),
 def hot_key(spec: ModelSpec) -> str:
     """The top segment (the one that triggers hot-lead alerts)."""
     ordered = spec.ordered_segments
-    return ordered[0].key if ordered else "hot"
+    return ordered[0].key if ordered else DEFAULT_TOP_SEGMENT
 
 
 def _apply(

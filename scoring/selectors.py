@@ -266,3 +266,15 @@ def spec_with_edit(model: ScoringModel, *, kind: str, rule_id: int | None, data:
     )
     rules = [r for r in spec.fit if rule_id is None or r.id != rule_id] + [new_fit]
     return replace(spec, fit=tuple(rules))
+
+
+def top_segment_key() -> str:
+    """The one answer to "which segment is hot": the active model's top segment (it triggers
+    hot-lead alerts). Every other app asks here instead of writing the key itself."""
+    model = active_model()
+    return engine.hot_key(engine.spec_for(model)) if model else engine.DEFAULT_TOP_SEGMENT
+
+
+def follow_up_hours() -> int:
+    """The one answer to "how many hours may a hot lead wait for sales" for the current tenant."""
+    return engine.follow_up_hours()
