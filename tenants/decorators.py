@@ -3,6 +3,11 @@
 @tenant_permission_required("edit_scoring")
 def rule_edit(request, slug, pk): ...
 
+@tenant_permission_required("view", write="edit_scoring")   # GET/HEAD need "view", other methods "edit_kpis"
+def plan(request, slug): ...
+
+require(request, "approve_mql")   # inside a view, for a check that depends on the object
+
 class LeadList(TenantPermissionMixin, View):
     permission_required = "view"
 """
@@ -27,14 +32,26 @@ def _check(request, capability: str) -> None:
         raise PermissionDenied
 
 
-def tenant_permission_required(capability: str):
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def require(request, capability: str) -> None:
+    """403 unless the current member has `capability` in this tenant (404 outside a tenant)."""
+    _check(request, capability)
+
+
+def tenant_permission_required(capability: str, *, write: str | None = None):
+    """`capability` for reading; with `write`, unsafe methods (POST, PUT, ...) need that one instead."""
+
     def decorator(view):
         @functools.wraps(view)
         def wrapped(request, *args, **kwargs):
-            _check(request, capability)
+            needed = write if write and request.method not in SAFE_METHODS else capability
+            _check(request, needed)
             return view(request, *args, **kwargs)
 
         wrapped.ondo_capability = capability
+        wrapped.ondo_write_capability = write or capability
         return wrapped
 
     return decorator

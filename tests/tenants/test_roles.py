@@ -61,3 +61,41 @@ def test_bad_role_is_rejected_and_changes_nothing(tenant, users, client_for):
     client_for(users["admin"]).post(f"/t/{tenant.slug}/members/{target.id}/", {"role": "god"})
     target.refresh_from_db()
     assert target.role == "viewer"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "method", "status"),
+    [("viewer", "get", 200), ("viewer", "post", 403), ("marketing", "get", 200), ("marketing", "post", 200)],
+)
+def test_a_view_declares_separate_read_and_write_capabilities(tenant, users, rf, role, method, status):
+    from django.core.exceptions import PermissionDenied
+    from django.http import HttpResponse
+
+    from tenants.decorators import tenant_permission_required
+
+    @tenant_permission_required("view", write="edit_scoring")
+    def page(request):
+        return HttpResponse("ok")
+
+    request = getattr(rf, method)("/")
+    request.user, request.tenant = users[role], tenant
+    try:
+        answered = page(request).status_code
+    except PermissionDenied:
+        answered = 403
+    assert answered == status
+    assert (page.ondo_capability, page.ondo_write_capability) == ("view", "edit_scoring")
+
+
+@pytest.mark.django_db
+def test_require_refuses_a_role_without_the_capability(tenant, users, rf):
+    from django.core.exceptions import PermissionDenied
+
+    from tenants.decorators import require
+
+    request = rf.get("/")
+    request.user, request.tenant = users["sales"], tenant
+    require(request, "give_feedback")
+    with pytest.raises(PermissionDenied):
+        require(request, "edit_scoring")
