@@ -55,17 +55,6 @@ FIELD_LABELS = {
 }
 
 
-def attach_errors(form: forms.Form, error: ValidationError, *, field_for: dict[str, str] | None = None) -> None:
-    """Put a service's ValidationError on the form (next to the field it concerns)."""
-    field_for = field_for or {}
-    if hasattr(error, "error_dict"):
-        for name, messages in error.message_dict.items():
-            target = field_for.get(name, name)
-            form.add_error(target if target in form.fields else None, messages)
-    else:
-        form.add_error(None, error.messages)
-
-
 def _member_choices(empty_label) -> list[tuple[str, str]]:
     return [("", empty_label)] + [
         (str(user.pk), f"{user.display_name} <{user.email}>") for user in selectors.member_choices()

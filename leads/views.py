@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from tenants.decorators import render_htmx, tenant_permission_required
+from tenants.errors import attach_service_errors
 from tenants.services import audit_record
 
 from . import csv_import, quality, selectors, services
@@ -33,7 +34,6 @@ from .forms import (
     LeadFieldForm,
     MappingForm,
     StageForm,
-    attach_errors,
 )
 from .models import (
     ActivityType,
@@ -159,7 +159,7 @@ def lead_create(request, slug):
         try:
             lead = services.lead_create(data=form.service_data(), actor=request.user)
         except ValidationError as error:
-            attach_errors(form, error)
+            attach_service_errors(form, error)
         else:
             messages.success(request, _("Lead added."))
             return redirect("leads:detail", slug=slug, pk=lead.pk)
@@ -277,7 +277,7 @@ def lead_field(request, slug, pk, name):
             try:
                 lead = services.lead_update(lead=lead, data=data, actor=request.user)
             except ValidationError as error:
-                attach_errors(form, error, field_for={name: "value", "custom_fields": "value"})
+                attach_service_errors(form, error, field_for={name: "value", "custom_fields": "value"})
             else:
                 lead = _lead_or_404(pk)
                 raw, display = _field_value(lead, name, definition=definition)
@@ -399,7 +399,7 @@ def import_upload(request, slug):
                 uploaded=form.cleaned_data["file"], encoding=form.cleaned_data["encoding"], actor=request.user
             )
         except ValidationError as error:
-            attach_errors(form, error)
+            attach_service_errors(form, error)
         else:
             return redirect("leads:import_detail", slug=slug, pk=job.pk)
     return render_htmx(
@@ -457,7 +457,7 @@ def import_start(request, slug, pk):
             csv_import.import_set_mapping(job=job, mapping=form.mapping(), encoding=form.cleaned_data["encoding"])
             csv_import.import_start(job=job, actor=request.user)
         except ValidationError as error:
-            attach_errors(form, error)
+            attach_service_errors(form, error)
         else:
             return redirect("leads:import_detail", slug=slug, pk=pk)
     mapping = [form.cleaned_data.get(f"col_{i}") or "" for i in range(len(job.header))]
@@ -607,7 +607,7 @@ def _settings_post(request, forms) -> int:
             return 400
     except ValidationError as error:
         if action in forms:
-            attach_errors(forms[action], error)
+            attach_service_errors(forms[action], error)
         else:
             messages.error(request, " ".join(error.messages))
         return 400

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from leads.models import Lead
 from tenants.api import TenantScopedAPIMixin
+from tenants.errors import api_error_detail
 
 from . import selectors, services, sheet
 from .models import BehaviourRule, FitRule, HotLeadAlert, ModelStatus, ScoreRun, ScoringModel
@@ -30,7 +31,7 @@ from .serializers import (
 
 
 def _drf_error(error: ValidationError) -> DRFValidationError:
-    return DRFValidationError(error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages})
+    return DRFValidationError(api_error_detail(error))
 
 
 class ModelList(TenantScopedAPIMixin, generics.ListAPIView):

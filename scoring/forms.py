@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import Authority, Budget, Timing
+from tenants.errors import attach_service_errors
 
 from .models import CountMode, FitField, FitOperator, SegmentColour, UrlMatch
 from .validation import validate_behaviour, validate_fit
@@ -26,14 +27,6 @@ ACTIVITY_TYPE_SUGGESTIONS = [
     "demo_request",
     "meeting",
 ]
-
-
-def _apply_errors(form: forms.Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, messages in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages)
-    else:
-        form.add_error(None, error.messages)
 
 
 class BehaviourRuleForm(forms.Form):
@@ -66,7 +59,7 @@ class BehaviourRuleForm(forms.Form):
         try:
             validate_behaviour(dict(cleaned))
         except ValidationError as error:
-            _apply_errors(self, error)
+            attach_service_errors(self, error)
         return cleaned
 
 
@@ -121,7 +114,7 @@ class FitRuleForm(forms.Form):
             spec = validate_fit(dict(cleaned))
             cleaned["values"] = spec["values"]
         except ValidationError as error:
-            _apply_errors(self, error)
+            attach_service_errors(self, error)
         return cleaned
 
 

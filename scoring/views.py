@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from leads.models import Lead
 from tenants.decorators import render_htmx, tenant_permission_required
+from tenants.errors import attach_service_errors
 
 from . import engine, selectors, services, sheet
 from .forms import (
@@ -26,7 +27,6 @@ from .forms import (
     ScoringSettingsForm,
     SegmentFormSet,
     SheetImportForm,
-    _apply_errors,
 )
 from .models import BehaviourRule, FitRule, HotLeadAlert, ModelStatus, ScoringModel
 
@@ -247,7 +247,7 @@ def rule_form(request, slug, kind, pk=None):
                 save = services.behaviour_rule_save if kind == "behaviour" else services.fit_rule_save
                 save(model=draft_model, data=form.cleaned_data, rule=rule, actor=request.user)
             except ValidationError as error:
-                _apply_errors(form, error)
+                attach_service_errors(form, error)
             else:
                 if not request.htmx:
                     return redirect("scoring:draft", slug=slug)
@@ -416,7 +416,7 @@ def alert_settings(request, slug):
         try:
             services.settings_update(actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            attach_service_errors(form, error)
         else:
             messages.success(request, _("Alert settings saved."))
             return redirect("scoring:settings", slug=slug)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from . import services
 from .decorators import render_htmx, tenant_permission_required
+from .errors import attach_service_errors
 from .forms import AcceptInvitationForm, ApiKeyForm, InvitationForm, LanguageForm, RoleForm, TenantSettingsForm
 from .models import AuditEvent, Invitation, Membership, Notification, TenantAPIKey, User
 
@@ -72,7 +73,7 @@ def members(request, slug):
                     base_url=request.build_absolute_uri("/"),
                 )
             except ValidationError as error:
-                _attach_errors(invite_form, error)
+                attach_service_errors(invite_form, error)
             else:
                 invited_link = invitation.plain_link
                 messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
@@ -199,7 +200,7 @@ def api_keys(request, slug):
         try:
             _api_key, new_key = services.api_key_create(name=form.cleaned_data["name"], actor=request.user)
         except ValidationError as error:
-            _attach_errors(form, error)
+            attach_service_errors(form, error)
         else:
             form = ApiKeyForm()
     keys = TenantAPIKey.objects.filter(tenant=request.tenant).order_by("-created")
@@ -236,11 +237,3 @@ def tenant_settings(request, slug):
             messages.success(request, _("Settings saved."))
             return redirect("tenants:settings", slug=slug)
     return render(request, "tenants/settings.html", {"form": form}, status=400 if form.errors else 200)
-
-
-def _attach_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)

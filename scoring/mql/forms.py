@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import FeedbackOutcome, Stage
+from tenants.errors import attach_service_errors
 from tenants.models import Role
 
 from . import services
@@ -97,8 +98,7 @@ class DefinitionForm(forms.Form):
         try:
             self.conditions = services.clean_conditions(cleaned)
         except ValidationError as error:
-            for field, messages in error.message_dict.items():
-                self.add_error(None if field == "__all__" else field, messages)
+            attach_service_errors(self, error)
         return cleaned
 
 

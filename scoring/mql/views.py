@@ -24,6 +24,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from leads.models import FeedbackOutcome, Lead, LeadFeedback, Stage
 from tenants.decorators import render_htmx, tenant_permission_required
+from tenants.errors import errors_text
 from tenants.models import Membership
 from tenants.roles import can
 
@@ -55,12 +56,6 @@ def _fragments(request, template: str, context: dict, names: list[str], *, statu
     for index, name in enumerate(names):
         parts.append(render_to_string(f"{template}#{name}", {**context, "oob": index > 0}, request=request))
     return HttpResponse("".join(parts), status=status)
-
-
-def _errors_text(error: ValidationError) -> str:
-    if hasattr(error, "error_dict"):
-        return " ".join(message for messages_ in error.message_dict.values() for message in messages_)
-    return " ".join(error.messages)
 
 
 # ----------------------------------------------------------------------------- definition pages
@@ -206,7 +201,7 @@ def mql_discard(request, slug, version):
     try:
         services.definition_discard(definition=definition, actor=request.user)
     except ValidationError as error:
-        messages.error(request, _errors_text(error))
+        messages.error(request, errors_text(error))
         return redirect("scoring:mql_definition", slug=slug, version=version)
     messages.success(request, _("Draft v%(v)s discarded.") % {"v": version})
     return redirect("scoring:mql", slug=slug)
@@ -229,7 +224,7 @@ def mql_comment(request, slug, version):
         form = CommentForm()
     if not request.htmx:
         if status == 400:
-            messages.error(request, _errors_text(ValidationError(list(form.errors.get("body", [])))))
+            messages.error(request, errors_text(ValidationError(list(form.errors.get("body", [])))))
         return redirect("scoring:mql_definition", slug=slug, version=version)
     context = {"definition": definition, "comments": definition.comments.select_related("author"), "comment_form": form}
     return render_htmx(request, "mql/definition.html", context, fragment="comments", status=status)
@@ -246,9 +241,9 @@ def mql_approve(request, slug, version):
     except ValidationError as error:
         if request.htmx:
             context = _definition_context(request, definition)
-            context["approval_error"] = _errors_text(error)
+            context["approval_error"] = errors_text(error)
             return render_htmx(request, "mql/definition.html", context, fragment="approvals", status=400)
-        messages.error(request, _errors_text(error))
+        messages.error(request, errors_text(error))
         return redirect("scoring:mql_definition", slug=slug, version=version)
     definition.refresh_from_db()
     url = reverse("scoring:mql_definition", kwargs={"slug": slug, "version": version})
@@ -439,7 +434,7 @@ def inbox_outcome(request, slug, lead_id):
                 stage=data["stage"],
             )
         except ValidationError as exc:
-            error = _errors_text(exc)
+            error = errors_text(exc)
     lead.refresh_from_db()
     context = {
         "lead": lead,
@@ -480,7 +475,7 @@ def inbox_contacted(request, slug, lead_id):
     try:
         feedback.handover_mark_contacted(lead=lead, actor=request.user)
     except ValidationError as exc:
-        error = _errors_text(exc)
+        error = errors_text(exc)
     handover = Handover.objects.filter(lead=lead).order_by("-handed_over_at").first()
     now = timezone.now()
     context = {
@@ -651,7 +646,7 @@ def feedback_reason_edit(request, slug, reason_id):
         try:
             services.reason_save(actor=request.user, data=form.cleaned_data, reason=reason)
         except ValidationError as error:
-            messages.error(request, _errors_text(error))
+            messages.error(request, errors_text(error))
             return redirect("scoring:feedback_reasons", slug=slug)
         messages.success(request, _("Reason saved."))
         return redirect("scoring:feedback_reasons", slug=slug)
@@ -702,7 +697,7 @@ def calibration_copy(request, slug, run_id):
             run=run, actor=request.user, rule_keys=request.POST.getlist("rule") or None
         )
     except ValidationError as error:
-        messages.error(request, _errors_text(error))
+        messages.error(request, errors_text(error))
     else:
         messages.success(
             request,
