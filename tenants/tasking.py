@@ -4,7 +4,7 @@
     def score_lead(lead_id: int) -> None:      # runs inside tenant_scope(tenant_id)
         engine.score_lead(lead_id=lead_id)
 
-    enqueue_on_commit(score_lead, tenant_id, lead_id)
+    enqueue_on_commit("scoring.tasks.score_lead", tenant_id, lead_id)   # by name: services never import tasks
 
 Tasks take the tenant id explicitly as their first argument and set the tenant
 context themselves. Enqueueing happens after the transaction commits; a broker
@@ -39,9 +39,19 @@ def tenant_task(*, atomic: bool = True, **celery_options):
     return decorator
 
 
+def registered_task(task):
+    """A task object from the task itself or its registered name ("app.tasks.name"), so that a service
+    can enqueue a task without importing the task module (task modules are leaves that import services)."""
+    if isinstance(task, str):
+        from celery import current_app
+
+        return current_app.tasks[task]
+    return task
+
+
 def send_task_safely(task, *args, **kwargs) -> bool:
     try:
-        task.apply_async(args=args, kwargs=kwargs)
+        registered_task(task).apply_async(args=args, kwargs=kwargs)
         return True
     except Exception:  # the broker is down: the data is committed, reconciliation re-enqueues
         logger.exception("could not enqueue %s", getattr(task, "name", task))
