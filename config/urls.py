@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.views.generic import RedirectView, TemplateView
+from drf_spectacular.views import SpectacularAPIView
 
+from config.api_docs import SwaggerDocsView
 from tenants import views as tenant_views
 
 tenant_patterns = [
@@ -21,8 +22,8 @@ urlpatterns = [
     path("language/", tenant_views.switch_language, name="switch_language"),
     path("invite/<str:token>/", tenant_views.invitation_accept, name="invitation_accept"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/docs/", SwaggerDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", RedirectView.as_view(pattern_name="api-docs", permanent=False), name="api-redoc"),
     path("api/v1/", include("config.api_urls")),
     # Segment/RudderStack-compatible /v1/batch, /v1/identify, /v1/track, /v1/page and the public form /f/<slug>/<key>/.
     path("", include("leads.public_urls")),
