@@ -107,8 +107,8 @@ def main() -> None:
 
     from django.db import connection
 
-    from scoring.mql import calibration
-    from scoring.mql.models import CalibrationRun
+    from mql import calibration
+    from mql.models import CalibrationRun
     from scoring.services import install_default_model
     from tenants.context import tenant_scope
     from tenants.models import Tenant

@@ -42,7 +42,7 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/10"),
     },
     "mql-reconcile": {
-        "task": "scoring.mql.tasks.fan_out_reconcile",
+        "task": "mql.tasks.fan_out_reconcile",
         "schedule": crontab(minute="2-59/5"),
     },
     "kpis-rollup-refresh": {

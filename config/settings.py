@@ -57,7 +57,7 @@ INSTALLED_APPS = [
     "tenants",
     "leads",
     "scoring",
-    "scoring.mql",
+    "mql",
     "kpis",
     "diagnostics",
 ]
@@ -298,14 +298,14 @@ SPECTACULAR_SETTINGS = {
 ONDO_DEMO_BUILDERS = [
     "leads.demo.build_demo",
     "scoring.demo.build_demo",
-    "scoring.mql.demo.build_demo",
+    "mql.demo.build_demo",
     "kpis.demo.build_demo",
     "diagnostics.demo.build_demo",
 ]
 # Called in the new tenant's scope when a tenant is created (defaults every tenant starts from).
 ONDO_TENANT_CREATED_HOOKS = [
     "scoring.services.install_default_model",
-    "scoring.mql.services.defaults_ensure",
+    "mql.services.defaults_ensure",
     "kpis.services.tenant_created",
 ]
 # Roles used by PostgreSQL row-level security (see docs/deploy.md).

@@ -532,10 +532,10 @@ def _handovers(now: datetime, deadline_hours: int):
     The MQL app's hand-over records when it is installed, else the leads' stage changes into MQL.
     """
     since = now - FEEDBACK_WINDOW
-    mql_models = _optional("scoring.mql.models")
+    mql_models = _optional("mql.models")
     if mql_models is not None:
         rows = mql_models.Handover.objects.filter(handed_over_at__gte=since, handed_over_at__lte=now)
-        return rows.annotate(at=F("handed_over_at"), due=F("deadline_at")), "scoring.mql.models.Handover"
+        return rows.annotate(at=F("handed_over_at"), due=F("deadline_at")), "mql.models.Handover"
     rows = LeadStageChange.objects.filter(to_stage=Stage.MQL, changed_at__gte=since, changed_at__lte=now)
     due = ExpressionWrapper(F("changed_at") + timedelta(hours=deadline_hours), output_field=DateTimeField())
     return rows.annotate(at=F("changed_at"), due=due), "leads.models.LeadStageChange"
@@ -721,10 +721,10 @@ def _describe_mql(ev: Evidence) -> str:
 
 @evidence_check("mql_definition_agreed", label=gettext_lazy("MQL definition agreed"), describe=_describe_mql)
 def mql_definition_agreed(now: datetime) -> Evidence:
-    mql_models = _optional("scoring.mql.models")
+    mql_models = _optional("mql.models")
     if mql_models is None:
         return _unavailable("mql_definition_agreed", "mql_definition")
-    source = "scoring.mql.models (MqlDefinition, MqlApproval)"
+    source = "mql.models (MqlDefinition, MqlApproval)"
     active = mql_models.MqlDefinition.objects.filter(status="active").first()
     if active is None:
         return Evidence(

@@ -29,6 +29,6 @@ urlpatterns: list = [
     path("settings/", views.alert_settings, name="settings"),
 ]
 
-from scoring.mql.urls import urlpatterns as mql_urlpatterns  # noqa: E402  (MQL, inbox, feedback, calibration)
+from mql.urls import urlpatterns as mql_urlpatterns  # noqa: E402  (MQL, inbox, feedback, calibration)
 
 urlpatterns += mql_urlpatterns

@@ -22,11 +22,11 @@ from diagnostics.models import Answer, Assessment, ChecklistItem
 from diagnostics.templatetags.diagnostics_tags import score_text
 from kpis.models import Kgi, KpiTarget
 from leads.models import Lead, LeadFeedback
+from mql.models import Handover
+from mql.services import reasons_ensure_defaults
 from scoring import engine
 from scoring import services as scoring_services
 from scoring.models import BehaviourRule, ModelStatus
-from scoring.mql.models import Handover
-from scoring.mql.services import reasons_ensure_defaults
 from tenants.context import tenant_scope
 from tests.mql.factories import activity, lead
 

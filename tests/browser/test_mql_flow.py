@@ -7,7 +7,7 @@ as the app database role, pages that fail on console errors, CSP violations or 5
 
 import pytest
 
-from scoring.mql.models import DefinitionStatus, MqlDefinition
+from mql.models import DefinitionStatus, MqlDefinition
 from tenants.context import tenant_scope
 from tests.mql.factories import lead
 

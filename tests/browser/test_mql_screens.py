@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from mql import demo as mql_demo
+from mql.models import MqlDefinition
 from scoring import demo as scoring_demo
-from scoring.mql import demo as mql_demo
-from scoring.mql.models import MqlDefinition
 from tenants.context import tenant_scope
 from tests.factories import member
 

@@ -228,12 +228,12 @@ class TestHotAlerts:
 
 class TestMqlAgreement:
     def _definition(self, version=1, status="active"):
-        from scoring.mql.models import MqlDefinition
+        from mql.models import MqlDefinition
 
         return MqlDefinition.objects.create(version=version, status=status, min_score=80)
 
     def _approve(self, definition, user, role, *, current=True):
-        from scoring.mql.models import MqlApproval
+        from mql.models import MqlApproval
 
         MqlApproval.objects.create(
             definition=definition,
@@ -333,7 +333,7 @@ class TestBehaviourData:
 
 class TestSalesFeedback:
     def _handover(self, days_ago, outcome_after_hours=None, outcome="accepted", deadline_hours=48):
-        from scoring.mql.models import Handover
+        from mql.models import Handover
 
         lead = LeadFactory()
         at = NOW - timedelta(days=days_ago)
@@ -351,7 +351,7 @@ class TestSalesFeedback:
         self._handover(8)  # never answered
         self._handover(120, 1)  # outside the 90-day window
         ev = measure("sales_feedback_given")
-        assert ev.source == "scoring.mql.models.Handover"
+        assert ev.source == "mql.models.Handover"
         assert ev.metrics["handed_over"] == 4 and ev.metrics["with_outcome"] == 3
         assert ev.metrics["with_outcome_pct"] == 75.0
         assert ev.metrics["on_time_pct"] == 50.0  # 10 h and 20 h within the 48 h deadline, 60 h late
@@ -365,7 +365,7 @@ class TestSalesFeedback:
             self._handover(3, hours)
         assert measure("sales_feedback_given").suggested == "yes"
         LeadFeedback.objects.all().delete()
-        from scoring.mql.models import Handover
+        from mql.models import Handover
 
         for handover in Handover.objects.all():
             LeadFeedback.objects.create(
@@ -398,7 +398,7 @@ class TestSalesFeedback:
 
     def test_without_the_mql_app_stage_changes_into_mql_are_the_handovers(self, scoped, monkeypatch):
         real = evidence._optional
-        monkeypatch.setattr(evidence, "_optional", lambda path: None if path == "scoring.mql.models" else real(path))
+        monkeypatch.setattr(evidence, "_optional", lambda path: None if path == "mql.models" else real(path))
         lead = LeadFactory()
         at = NOW - timedelta(days=2)
         LeadStageChange.objects.create(lead=lead, from_stage="lead", to_stage="mql", changed_at=at)

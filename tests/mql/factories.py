@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from leads.models import Activity, Lead
-from scoring.mql.models import DefinitionStatus, MqlDefinition
-from scoring.mql.services import DEFAULT_CONDITIONS
+from mql.models import DefinitionStatus, MqlDefinition
+from mql.services import DEFAULT_CONDITIONS
 
 _counter = {"n": 0}
 

@@ -5,8 +5,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from leads.models import LeadFeedback
-from scoring.mql import services
-from scoring.mql.models import DefinitionStatus
+from mql import services
+from mql.models import DefinitionStatus
 from tenants.context import tenant_scope
 from tenants.services import api_key_create
 

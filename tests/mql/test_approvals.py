@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from leads.models import LeadStageChange
-from scoring.mql import services
-from scoring.mql.models import DefinitionStatus, MqlDefinition
+from mql import services
+from mql.models import DefinitionStatus, MqlDefinition
 from tenants.models import AuditEvent
 
 from .factories import lead

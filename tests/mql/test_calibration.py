@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leads.models import Activity, Lead, LeadFeedback
+from mql import calibration, features
+from mql.models import CalibrationRun
 from scoring import engine
 from scoring.models import ModelStatus, ScoringModel
-from scoring.mql import calibration, features
-from scoring.mql.models import CalibrationRun
 from scoring.services import install_default_model
 from tenants.context import tenant_scope
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scoring.mql.evaluation import explain, qualifying_leads
+from mql.evaluation import explain, qualifying_leads
 
 from .factories import activity, definition, lead
 

@@ -8,8 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from leads.models import LeadFeedback, LeadStageChange
-from scoring.mql import feedback, services
-from scoring.mql.models import Handover
+from mql import feedback, services
+from mql.models import Handover
 
 from .factories import definition, lead
 

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone, translation
 
 from leads.models import Lead, LeadFeedback
-from scoring.mql import selectors
-from scoring.mql.models import Handover
+from mql import selectors
+from mql.models import Handover
 
 from .factories import definition, lead
 

@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from leads import ingest
 from leads.models import Activity, LeadStageChange
-from scoring.mql import services
-from scoring.mql.models import DefinitionStatus, Handover
+from mql import services
+from mql.models import DefinitionStatus, Handover
 from scoring.services import install_default_model
 
 from .factories import definition, lead

@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 
 from leads.models import LeadFeedback
-from scoring.mql import services
-from scoring.mql.models import CalibrationRun, DefinitionStatus, FeedbackReason, MqlDefinition, ReevaluationRun
-from scoring.mql.urls import urlpatterns
+from mql import services
+from mql.models import CalibrationRun, DefinitionStatus, FeedbackReason, MqlDefinition, ReevaluationRun
+from mql.urls import urlpatterns
 from tenants.context import tenant_scope
 
 from .factories import definition, lead
@@ -205,7 +205,7 @@ def test_diff_page_and_bad_versions(world, users, client_for):
 
 def test_report_export_escapes_formulas(world, users, client_for, tenant):
     with tenant_scope(tenant.id):
-        from scoring.mql import feedback
+        from mql import feedback
 
         feedback.feedback_record(
             lead=world["waiting"],

@@ -325,7 +325,7 @@ class TestAuditLog:
         assert not unrecorded, f"exports without exactly one audit event: {unrecorded}"
 
     def test_mql_approvals_are_audited_and_listed(self, world, client_for):
-        from scoring.mql import services as mql
+        from mql import services as mql
 
         with tenant_scope(world.a.id):
             draft = mql.definition_create_draft(actor=world.users_a[Role.MARKETING])

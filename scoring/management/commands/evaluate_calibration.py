@@ -7,7 +7,7 @@ Celery task does, print the held-out AUCs, and fail when the data-driven model's
         --csv ../shared/data/x-education/Leads.csv --min-auc 0.85
 
 The command lives in the scoring app (where .ci/run looks for it); the work is done by
-scoring.mql (xeducation import, calibration).
+mql (xeducation import, calibration).
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="keep the tenant afterwards (for a look in the UI)")
 
     def handle(self, *args, **options):
+        from mql import calibration, xeducation
+        from mql.models import CalibrationRun
         from scoring import engine
-        from scoring.mql import calibration, xeducation
-        from scoring.mql.models import CalibrationRun
         from tenants.services import tenant_create
 
         try:

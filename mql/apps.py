@@ -3,9 +3,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class MqlConfig(AppConfig):
-    """MQL definition, sales feedback and calibration: a separate app inside the scoring package."""
+    """MQL definition, sales feedback and calibration: an app of its own above scoring."""
 
-    name = "scoring.mql"
+    name = "mql"
     label = "mql"
     verbose_name = _("MQL definition and feedback")
     default_auto_field = "django.db.models.BigAutoField"

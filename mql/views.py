@@ -1,6 +1,6 @@
 """Pages of the MQL app (thin: forms in, services/selectors out, htmx fragments back).
 
-URL names live in the `scoring` namespace (see scoring/mql/urls.py): scoring:mql (definition),
+URL names live in the `scoring` namespace (see mql/urls.py): scoring:mql (definition),
 scoring:inbox (sales inbox), scoring:feedback_report, scoring:calibration, ...
 """
 

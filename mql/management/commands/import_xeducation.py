@@ -12,7 +12,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.mql import xeducation
+from mql import xeducation
 from tenants.context import tenant_scope
 from tenants.models import Tenant
 

@@ -29,7 +29,7 @@ def reconcile() -> int:
     return services.reconcile()
 
 
-@shared_task(name="scoring.mql.tasks.fan_out_reconcile")
+@shared_task(name="mql.tasks.fan_out_reconcile")
 def fan_out_reconcile() -> int:
     """Beat: evaluate every tenant's promotable leads against its active definition."""
     with platform_scope("mql: periodic MQL reconciliation"):
