@@ -11,6 +11,8 @@ tenant_patterns = [
     path("", include("tenants.urls")),
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),
+    # MQL pages keep their /scoring/... paths (bookmarks) in their own namespace.
+    path("scoring/", include("mql.urls")),
     path("kpis/", include("kpis.urls")),
     path("diagnostics/", include("diagnostics.urls")),
 ]

@@ -32,16 +32,16 @@ CONTRADICTION_GAP = 0.5
 
 # checklist `action` → the page inside Ondo where the fix is made (URL names).
 ACTION_URL_NAMES: dict[str, str] = {
-    "mql_editor": "scoring:mql",
+    "mql_editor": "mql:mql",
     "scoring_rules": "scoring:models",
     "alert_settings": "scoring:settings",
     "kpi_planner": "kpis:planner",
     "kpi_dashboard": "kpis:dashboard",
-    "sales_inbox": "scoring:inbox",
+    "sales_inbox": "mql:inbox",
     "lead_import": "leads:import",
     "data_quality": "leads:quality",
-    "feedback_report": "scoring:feedback_report",
-    "calibration": "scoring:calibration",
+    "feedback_report": "mql:feedback_report",
+    "calibration": "mql:calibration",
     "members": "tenants:members",
 }
 

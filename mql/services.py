@@ -572,7 +572,7 @@ def _notify_handover(*, rows, handovers, definition: MqlDefinition, notify_each:
     from tenants.models import Tenant
 
     tenant = Tenant.objects.get(pk=require_tenant_id())
-    inbox_url = reverse("scoring:inbox", kwargs={"slug": tenant.slug})
+    inbox_url = reverse("mql:inbox", kwargs={"slug": tenant.slug})
     sales = members_with_role(Role.SALES)
     if not notify_each or len(rows) > 20:
         notify(

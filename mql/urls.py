@@ -1,11 +1,13 @@
-"""Pages of the MQL app, appended to scoring's URLs (namespace `scoring`, under /t/<slug>/scoring/).
+"""Pages of the MQL app: namespace `mql`, mounted under /t/<slug>/scoring/ (config/urls.py).
 
-Plain `urlpatterns` (no app_name): scoring/urls.py adds them to its own list.
+The paths stay under scoring/ (where the app lived before) so bookmarks keep working.
 """
 
 from django.urls import path
 
 from . import views
+
+app_name = "mql"
 
 urlpatterns = [
     path("mql/", views.mql_overview, name="mql"),

@@ -1,7 +1,7 @@
 """Pages of the MQL app (thin: forms in, services/selectors out, htmx fragments back).
 
-URL names live in the `scoring` namespace (see mql/urls.py): scoring:mql (definition),
-scoring:inbox (sales inbox), scoring:feedback_report, scoring:calibration, ...
+URL names live in the `mql` namespace (see mql/urls.py): mql:mql (definition),
+mql:inbox (sales inbox), mql:feedback_report, mql:calibration, ...
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def mql_new_draft(request, slug):
         based_on = get_object_or_404(MqlDefinition, version=_int_or_404(request.POST["based_on"]))
     draft = services.definition_create_draft(actor=request.user, based_on=based_on)
     messages.success(request, _("Draft v%(v)s created. Changes show their impact immediately.") % {"v": draft.version})
-    return redirect("scoring:mql_definition", slug=slug, version=draft.version)
+    return redirect("mql:mql_definition", slug=slug, version=draft.version)
 
 
 def _int_or_404(value) -> int:
@@ -185,7 +185,7 @@ def mql_definition_save(request, slug, version):
             messages.success(request, _("Draft saved."))
     if not request.htmx:
         if status == 200:
-            return redirect("scoring:mql_definition", slug=slug, version=definition.version)
+            return redirect("mql:mql_definition", slug=slug, version=definition.version)
         return render_htmx(
             request, "mql/definition.html", _definition_context(request, definition, form=form), status=status
         )
@@ -202,9 +202,9 @@ def mql_discard(request, slug, version):
         services.definition_discard(definition=definition, actor=request.user)
     except ValidationError as error:
         messages.error(request, errors_text(error))
-        return redirect("scoring:mql_definition", slug=slug, version=version)
+        return redirect("mql:mql_definition", slug=slug, version=version)
     messages.success(request, _("Draft v%(v)s discarded.") % {"v": version})
-    return redirect("scoring:mql", slug=slug)
+    return redirect("mql:mql", slug=slug)
 
 
 @require_POST
@@ -225,7 +225,7 @@ def mql_comment(request, slug, version):
     if not request.htmx:
         if status == 400:
             messages.error(request, errors_text(ValidationError(list(form.errors.get("body", [])))))
-        return redirect("scoring:mql_definition", slug=slug, version=version)
+        return redirect("mql:mql_definition", slug=slug, version=version)
     context = {"definition": definition, "comments": definition.comments.select_related("author"), "comment_form": form}
     return render_htmx(request, "mql/definition.html", context, fragment="comments", status=status)
 
@@ -244,9 +244,9 @@ def mql_approve(request, slug, version):
             context["approval_error"] = errors_text(error)
             return render_htmx(request, "mql/definition.html", context, fragment="approvals", status=400)
         messages.error(request, errors_text(error))
-        return redirect("scoring:mql_definition", slug=slug, version=version)
+        return redirect("mql:mql_definition", slug=slug, version=version)
     definition.refresh_from_db()
-    url = reverse("scoring:mql_definition", kwargs={"slug": slug, "version": version})
+    url = reverse("mql:mql_definition", kwargs={"slug": slug, "version": version})
     if definition.status == DefinitionStatus.ACTIVE:
         messages.success(
             request,
@@ -319,7 +319,7 @@ def mql_policy(request, slug):
                     form.add_error(field if field in form.fields else None, errors)
             else:
                 messages.success(request, _("Approval rules saved."))
-                return redirect("scoring:mql_policy", slug=slug)
+                return redirect("mql:mql_policy", slug=slug)
         status = 400
     return render_htmx(request, "mql/policy.html", {"form": form, "policy": policy}, status=status)
 
@@ -463,7 +463,7 @@ def inbox_outcome(request, slug, lead_id):
             messages.error(request, error)
             return HttpResponseBadRequest(error)
         messages.success(request, _("Outcome recorded."))
-        return redirect("scoring:inbox", slug=slug)
+        return redirect("mql:inbox", slug=slug)
     return _fragments(request, "mql/inbox.html", context, ["row", "counts"], status=status)
 
 
@@ -489,7 +489,7 @@ def inbox_contacted(request, slug, lead_id):
         "row": {"handover": handover, "lead": lead, "deadline": _deadline_info(handover, now) if handover else None},
     }
     if not request.htmx:
-        return redirect("scoring:inbox", slug=slug)
+        return redirect("mql:inbox", slug=slug)
     return render_htmx(request, "mql/inbox.html", context, fragment="row", status=400 if error else 200)
 
 
@@ -612,7 +612,7 @@ def feedback_reasons(request, slug):
                     form.add_error(field if field in form.fields else None, errors)
             else:
                 messages.success(request, _("Reason added."))
-                return redirect("scoring:feedback_reasons", slug=slug)
+                return redirect("mql:feedback_reasons", slug=slug)
         status = 400
     reasons = FeedbackReason.objects.all()
     usage = dict(LeadFeedback.objects.exclude(reason="").values_list("reason").annotate(n=Count("id")))
@@ -647,11 +647,11 @@ def feedback_reason_edit(request, slug, reason_id):
             services.reason_save(actor=request.user, data=form.cleaned_data, reason=reason)
         except ValidationError as error:
             messages.error(request, errors_text(error))
-            return redirect("scoring:feedback_reasons", slug=slug)
+            return redirect("mql:feedback_reasons", slug=slug)
         messages.success(request, _("Reason saved."))
-        return redirect("scoring:feedback_reasons", slug=slug)
+        return redirect("mql:feedback_reasons", slug=slug)
     messages.error(request, _("Check the highlighted fields: both labels are required."))
-    response = redirect("scoring:feedback_reasons", slug=slug)
+    response = redirect("mql:feedback_reasons", slug=slug)
     response.status_code = 303
     return response
 
@@ -668,7 +668,7 @@ def calibration_page(request, slug):
             raise PermissionDenied
         if form.is_valid():
             run = calibration.calibration_start(actor=request.user, target=form.cleaned_data["target"])
-            return redirect(f"{reverse('scoring:calibration', kwargs={'slug': slug})}?run={run.pk}")
+            return redirect(f"{reverse('mql:calibration', kwargs={'slug': slug})}?run={run.pk}")
         status = 400
     run_id = _int_or_none(request.GET.get("run"))
     run = CalibrationRun.objects.filter(pk=run_id).first() if run_id else CalibrationRun.objects.first()
@@ -704,4 +704,4 @@ def calibration_copy(request, slug, run_id):
             _("Proposed points copied into draft scoring model v%(v)s. Review and publish it on the scoring page.")
             % {"v": version},
         )
-    return redirect(f"{reverse('scoring:calibration', kwargs={'slug': slug})}?run={run.pk}")
+    return redirect(f"{reverse('mql:calibration', kwargs={'slug': slug})}?run={run.pk}")

@@ -5,7 +5,7 @@ from . import views
 app_name = "scoring"
 
 # Mounted under /t/<slug>/scoring/ (see config/urls.py).
-urlpatterns: list = [
+urlpatterns = [
     path("", views.models, name="models"),
     path("v<int:version>/", views.model_detail, name="model_detail"),
     path("v<int:version>/sheet.csv", views.sheet_export, name="sheet_export"),
@@ -28,7 +28,3 @@ urlpatterns: list = [
     path("alerts/<int:pk>/follow-up/", views.alert_follow_up, name="alert_follow_up"),
     path("settings/", views.alert_settings, name="settings"),
 ]
-
-from mql.urls import urlpatterns as mql_urlpatterns  # noqa: E402  (MQL, inbox, feedback, calibration)
-
-urlpatterns += mql_urlpatterns

@@ -101,7 +101,7 @@ def test_the_task_reports_progress_and_the_page_shows_the_result(
         generate(300)
     client = client_for(users["marketing"])
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("scoring:calibration", kwargs={"slug": tenant.slug}), {"target": "won"})
+        response = client.post(reverse("mql:calibration", kwargs={"slug": tenant.slug}), {"target": "won"})
     assert response.status_code == 302
     with tenant_scope(tenant.id):
         run = CalibrationRun.objects.get()
@@ -110,12 +110,12 @@ def test_the_task_reports_progress_and_the_page_shows_the_result(
     page = client.get(response["Location"]).content.decode()
     assert 'data-testid="auc-proposed"' in page and "価格ページ閲覧" in page
     fragment = client.get(
-        reverse("scoring:calibration_run", kwargs={"slug": tenant.slug, "run_id": run.pk}), HTTP_HX_REQUEST="true"
+        reverse("mql:calibration_run", kwargs={"slug": tenant.slug, "run_id": run.pk}), HTTP_HX_REQUEST="true"
     )
     assert fragment.status_code == 200 and 'id="calibration-run"' in fragment.content.decode()
     assert (
         client_for(users["sales"])
-        .post(reverse("scoring:calibration", kwargs={"slug": tenant.slug}), {"target": "won"})
+        .post(reverse("mql:calibration", kwargs={"slug": tenant.slug}), {"target": "won"})
         .status_code
         == 403
     )

@@ -19,7 +19,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def url(name, slug="acme", **kwargs):
-    return reverse(f"scoring:{name}", kwargs={"slug": slug, **kwargs})
+    return reverse(f"mql:{name}", kwargs={"slug": slug, **kwargs})
 
 
 @pytest.fixture
@@ -270,12 +270,12 @@ def test_every_page_fragment_and_export_is_tenant_isolated(tenant, other_tenant,
             # Another tenant's object through my tenant's URL: 404, exactly like a missing one.
             if "version" in kwargs:
                 kwargs["version"] = 999  # versions are per tenant: theirs do not exist in mine
-            target = reverse(f"scoring:{pattern.name}", kwargs={"slug": tenant.slug, **kwargs})
+            target = reverse(f"mql:{pattern.name}", kwargs={"slug": tenant.slug, **kwargs})
             for method in ("get", "post"):
                 status = getattr(client, method)(target, **HTMX).status_code
                 assert status in (404, 405), (pattern.name, method, status)
         # Their tenant's URL: 404 for a non-member.
-        target = reverse(f"scoring:{pattern.name}", kwargs={"slug": other_tenant.slug, **kwargs})
+        target = reverse(f"mql:{pattern.name}", kwargs={"slug": other_tenant.slug, **kwargs})
         assert client.get(target).status_code == 404, pattern.name
         checked += 1
     assert checked == len(urlpatterns)

@@ -28,9 +28,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 # or a callable(world, side) -> value. Platform models (same row for both tenants) are allowed.
 KWARG_FILLERS: dict[tuple[str, str], object] = {
     # Checked in order: put specific globs before general ones.
-    ("scoring:mql_*", "version"): "mql.MqlDefinition.version",
-    ("scoring:mql_reevaluation", "run_id"): "mql.ReevaluationRun",
-    ("scoring:calibration_*", "run_id"): "mql.CalibrationRun",
+    ("mql:mql_*", "version"): "mql.MqlDefinition.version",
+    ("mql:mql_reevaluation", "run_id"): "mql.ReevaluationRun",
+    ("mql:calibration_*", "run_id"): "mql.CalibrationRun",
     ("scoring:rule_*", "kind"): lambda world, side: "behaviour",
     ("scoring:rule_*", "pk"): lambda world, side: _draft_rule(world, side, "BehaviourRule"),
     ("api-scoring-behaviour-rule", "pk"): lambda world, side: _draft_rule(world, side, "BehaviourRule"),

@@ -6,8 +6,7 @@ Celery task does, print the held-out AUCs, and fail when the data-driven model's
     DJANGO_SETTINGS_MODULE=config.settings_test manage.py evaluate_calibration \
         --csv ../shared/data/x-education/Leads.csv --min-auc 0.85
 
-The command lives in the scoring app (where .ci/run looks for it); the work is done by
-mql (xeducation import, calibration).
+The command lives in the mql app, which owns calibration runs (xeducation import, calibration).
 """
 
 from __future__ import annotations
