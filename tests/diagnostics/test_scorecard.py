@@ -204,7 +204,7 @@ class TestRecommendationLinks:
             assert action_url(action, "acme").startswith("/t/acme/")
 
     def test_the_pages_are_linked(self):
-        assert action_url("mql_editor", "acme") == "/t/acme/scoring/mql/"
+        assert action_url("mql_editor", "acme") == "/t/acme/mql/"
         assert action_url("scoring_rules", "acme") == "/t/acme/scoring/"
         assert action_url("alert_settings", "acme") == "/t/acme/scoring/settings/"
         assert action_url("kpi_planner", "acme") == "/t/acme/kpis/planner/"
