@@ -95,3 +95,7 @@ def assessment_csv(*, assessment: Assessment, scorecard: Scorecard, base_url: st
             base_url.rstrip("/") + result.action_url if needs_action and result.action_url else "",
         )
     return "\ufeff" + buffer.getvalue()
+
+
+def assessment_csv_filename(assessment: Assessment) -> str:
+    return f"ondo-diagnosis-{assessment.template.key}-{assessment.created_at:%Y%m%d}-{assessment.pk}.csv"

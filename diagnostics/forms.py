@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import AnswerValue, Side
@@ -70,3 +75,18 @@ class CompareForm(forms.Form):
             "invalid": _("Choose two assessments to compare."),
         },
     )
+
+
+def refresh_marker(params) -> tuple[datetime | None, int]:
+    """The health card's "waiting since" marker and poll count (`?since=<aware ISO time>&n=<polls>`);
+    no marker is (None, 0)."""
+    if not params.get("since"):
+        return None, 0
+    try:
+        since = datetime.fromisoformat(params["since"])
+        polls = int(params.get("n", "0"))
+    except ValueError:
+        raise ValidationError(gettext("Invalid refresh marker.")) from None
+    if timezone.is_naive(since):
+        raise ValidationError(gettext("Invalid refresh marker."))
+    return since, polls

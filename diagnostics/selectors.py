@@ -1,17 +1,30 @@
-"""Reads of the diagnostics app: templates, assessments, their scorecards, history and comparison."""
+"""Reads of the diagnostics app: templates, assessments, their scorecards, history and comparison,
+and the data of each page (views only render it)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import evidence as evidence_module
 from .evidence import Evidence
-from .models import Answer, Assessment, ChecklistCategory, ChecklistItem, ChecklistTemplate, Respondent, Side
-from .scorecard import AnswerRow, Scorecard, build_scorecard
+from .models import (
+    ANSWER_POINTS,
+    Answer,
+    AnswerValue,
+    Assessment,
+    ChecklistCategory,
+    ChecklistItem,
+    ChecklistTemplate,
+    Respondent,
+    Side,
+)
+from .scorecard import AnswerRow, ItemResult, Scorecard, build_scorecard, find_contradiction
 
 # The auto-diagnosis measures the evidence-backed items of the seed's 30-item diagnosis.
 AUTO_TEMPLATE_KEY = "lead_nurturing_30"
@@ -201,3 +214,193 @@ def respondent_sides_for_role(role: str | None) -> list[str]:
     if role == "admin":
         return [Side.MARKETING, Side.SALES]
     return []
+
+
+# --- page data (the views render these as they are) -------------------------------------------
+
+AUTO_REFRESH_POLLS = 30  # the health card polls every 2 s for at most a minute after "refresh now"
+OVERALL_COLOUR = "#3a4552"  # the overall line in ink, the categories in the chart palette
+
+
+def answer_page(assessment: Assessment, user, *, role: str | None) -> dict:
+    """The answer page: every item by category with the member's answer and, once answered, its evidence."""
+    respondent = respondent_for(assessment, user)
+    mine = answers_by_item(respondent)
+    categories, items = template_structure(assessment.template)
+    evidence = assessment_evidence(assessment)
+    sections = []
+    for category in categories:
+        rows = [_answer_row(item, mine.get(item.pk), evidence) for item in items if item.category_id == category.pk]
+        if rows:
+            sections.append({"category": category, "rows": rows})
+    number = 0
+    for section in sections:
+        for row in section["rows"]:
+            number += 1
+            row["number"] = number
+    return {
+        "assessment": assessment,
+        "respondent": respondent,
+        "sections": sections,
+        "choices": AnswerValue.choices,
+        "allowed_sides": respondent_sides_for_role(role),
+        **_progress(assessment, respondent, total=len(items)),
+    }
+
+
+def answer_saved(
+    assessment: Assessment, user, item_id: int, *, saved: Answer | None, errors: dict, posted: dict | None
+) -> dict | None:
+    """One item's row and the progress after saving (or refusing) an answer; None for an item
+    that is not part of the checklist."""
+    _categories, items = template_structure(assessment.template)
+    item = next((i for i in items if i.pk == item_id), None)
+    if item is None:
+        return None
+    assessment = assessment_get(assessment.pk)  # the summary as the save left it
+    respondent = respondent_for(assessment, user)
+    previous = saved or answers_by_item(respondent).get(item_id)
+    evidence = assessment_evidence(assessment, keys=[item.evidence_key]) if item.evidence_key and saved else {}
+    row = _answer_row(item, previous, evidence, errors=errors, posted=posted)
+    row["number"] = next(n for n, i in enumerate(items, start=1) if i.pk == item_id)
+    return {
+        "assessment": assessment,
+        "row": row,
+        "choices": AnswerValue.choices,
+        "respondent": respondent,
+        **_progress(assessment, respondent, total=len(items)),
+    }
+
+
+def _answer_row(item, answer, evidence: dict, *, errors=None, posted=None) -> dict:
+    ev = evidence.get(item.evidence_key) if item.evidence_key else None
+    contradiction = None
+    if answer is not None and ev is not None:
+        points = ANSWER_POINTS.get(answer.value)
+        status = {1.0: "met", 0.5: "partly", 0.0: "unmet"}.get(points, "na") if points is not None else "na"
+        contradiction = find_contradiction(ItemResult(item=item, number=0, points=points, status=status, evidence=ev))
+    return {
+        "item": item,
+        "answer": answer,
+        "value": (posted or {}).get("value", answer.value if answer else ""),
+        "note": (posted or {}).get("note", answer.note if answer else ""),
+        "evidence": ev if answer is not None else None,
+        "contradiction": contradiction,
+        "errors": errors or {},
+    }
+
+
+def _progress(assessment: Assessment, respondent: Respondent | None, *, total: int) -> dict:
+    mine = respondent.answers.count() if respondent else 0
+    summary = assessment.summary or {}
+    return {
+        "progress": {
+            "mine": mine,
+            "total": total,
+            "mine_pct": round(100.0 * mine / total, 1) if total else 0,
+            "team_answered": summary.get("answered", 0),
+            "team_pct": round(100.0 * summary.get("answered", 0) / total, 1) if total else 0,
+            "respondents": summary.get("respondents", 0),
+            "overall": summary.get("overall"),
+            "mine_detail": f"{mine} / {total}",
+            "team_detail": f"{summary.get('answered', 0)} / {total}",
+        }
+    }
+
+
+def result_page(assessment: Assessment, *, slug: str) -> dict:
+    """The result (and the printable report): the scorecard and the chart of the causes."""
+    scorecard = assessment_scorecard(assessment, slug=slug)
+    return {
+        "assessment": assessment,
+        "scorecard": scorecard,
+        "is_auto": assessment.kind == Assessment.Kind.AUTO,
+        "printed_at": timezone.now(),
+        "cause_chart": {
+            "labels": [c.label for c in scorecard.causes],
+            "series": [
+                {
+                    "label": _("Score"),
+                    "data": [c.score for c in scorecard.causes],
+                    "colors": [_band_colour(c.score) for c in scorecard.causes],
+                }
+            ],
+            "unit": "number",
+            "max": 100,
+            "horizontal": True,
+        },
+    }
+
+
+def _band_colour(score: float | None) -> str:
+    # The attainment colours of UI.md: ≥ 80 green, 50–79 amber, < 50 red (labels and values are shown too).
+    if score is None:
+        return "#cdd3db"
+    return "#1a7a43" if score >= 80 else "#e39a16" if score >= 50 else "#c02d1d"
+
+
+def history_page(template: ChecklistTemplate) -> dict:
+    """A checklist's assessments, newest first, with the trend chart (and the auto-diagnosis' own)."""
+    data = history(template)
+    page = {
+        "template": template,
+        "rows": list(reversed(data["assessments"])),
+        "chart": _trend_chart(data),
+        "auto_chart": None,
+    }
+    if template.key == AUTO_TEMPLATE_KEY:
+        autos = history(template, kind=Assessment.Kind.AUTO)
+        if len(autos["labels"]) > 1:  # one point is not a trend yet
+            page["auto_chart"] = _trend_chart(autos)
+    return page
+
+
+def _trend_chart(data: dict) -> dict:
+    series = [
+        {"label": s["label"], "data": s["data"]}
+        if s["key"] != "overall"
+        else {"label": _("Overall"), "data": s["data"], "color": OVERALL_COLOUR}
+        for s in data["series"]
+    ]
+    return {"labels": data["labels"], "series": series, "unit": "number", "max": 100, "fill": False}
+
+
+def compare_page(a: int, b: int, *, slug: str | None = None) -> dict:
+    """Two of the tenant's assessments side by side, the earlier first; a ValidationError in the
+    reader's language when they cannot be compared (another tenant's id reads like a missing one)."""
+    found = Assessment.objects.select_related("template").in_bulk([a, b])
+    first, second = found.get(a), found.get(b)
+    if first is None or second is None:
+        raise ValidationError(_("Choose two assessments to compare."))
+    if first.pk == second.pk:
+        raise ValidationError(_("Choose two different assessments."))
+    if first.template_id != second.template_id:
+        raise ValidationError(_("Only assessments of the same checklist can be compared."))
+    if first.created_at > second.created_at:
+        first, second = second, first
+    return compare(first, second, slug=slug)
+
+
+def health_card(*, slug: str, waiting_since: datetime | None = None, polls: int = 0) -> dict:
+    """The auto-diagnosis card; while waiting for a refresh, whether to keep polling."""
+    auto = latest_auto_diagnosis()
+    scorecard = assessment_scorecard(auto, slug=slug) if auto else None
+    refreshing = waiting_since is not None and (auto is None or auto.completed_at <= waiting_since)
+    return {
+        "auto": auto,
+        "auto_scorecard": scorecard,
+        "auto_top": scorecard.recommendations[:3] if scorecard else [],
+        "refreshing": refreshing and polls < AUTO_REFRESH_POLLS,
+        "refresh_stalled": refreshing and polls >= AUTO_REFRESH_POLLS,
+        "waiting_since": waiting_since.isoformat() if waiting_since else "",
+        "next_poll": polls + 1,
+    }
+
+
+def index_page(*, slug: str) -> dict:
+    """The overview: checklists, the latest assessments and the health card."""
+    return {
+        "templates": templates_active(),
+        "recent": list(assessments()[:30]),
+        **health_card(slug=slug),
+    }

@@ -1,9 +1,9 @@
 """Writes of the diagnostics app: start an assessment, record answers as they are
-chosen, complete it (freezing the evidence), and run the weekly auto-diagnosis."""
+chosen, complete it (freezing the evidence), and run (or request) the weekly auto-diagnosis."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from tenants.context import require_tenant_id
 from tenants.models import Membership, User
 from tenants.services import audit_record
+from tenants.tasking import enqueue_on_commit
 
 from . import evidence as evidence_module
 from . import selectors
@@ -199,3 +200,13 @@ def auto_diagnosis_run(*, now: datetime | None = None) -> Assessment:
     assessment.summary["measured"] = sum(1 for item in items if measured[item.evidence_key].is_measured)
     assessment.save(update_fields=["created_at", "completed_at", "evidence", "summary"])
     return assessment
+
+
+def auto_diagnosis_request() -> datetime:
+    """Measure the auto-diagnosis now, in the background. Returns the moment the waiting card
+    compares against: the latest auto-diagnosis' completion (or long ago when there is none)."""
+    from . import tasks  # tasks import this module
+
+    latest = selectors.latest_auto_diagnosis()
+    enqueue_on_commit(tasks.run_auto_diagnosis, require_tenant_id())
+    return latest.completed_at if latest else timezone.now() - timedelta(days=3650)

@@ -8,10 +8,11 @@ never a key written here: a tenant may call it "hot", "burning" or anything else
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import reduce
 
 from django.db.models import Count, Exists, F, OuterRef
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import gettext_lazy
 
 from scoring import selectors as scoring_selectors
 from scoring.models import HotLeadAlert, SegmentTransition
@@ -46,8 +47,9 @@ def _describe_segmentation(ev: Evidence) -> str:
     counts = m["segments"]
     # Snapshots kept before the model's segments were recorded name the counted keys only.
     named = m.get("model_segments") or [{"key": key, "label": key} for key in counts]
-    breakdown = pgettext("list separator", ", ").join(
-        _("%(segment)s %(count)s") % {"segment": s["label"], "count": n(counts.get(s["key"], 0))} for s in named
+    parts = [_("%(segment)s %(count)s") % {"segment": s["label"], "count": n(counts.get(s["key"], 0))} for s in named]
+    breakdown = (
+        reduce(lambda done, part: _("%(list)s, %(item)s") % {"list": done, "item": part}, parts) if parts else "—"
     )
     return _("%(pct)s %% of leads are segmented (%(breakdown)s).") % {"pct": m["segmented_pct"], "breakdown": breakdown}
 

@@ -3,6 +3,8 @@
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import resolve
 
 from diagnostics import evidence, services
@@ -10,6 +12,7 @@ from diagnostics import urls as diagnostics_urls
 from diagnostics.models import Answer, Assessment, ChecklistItem
 from tenants.context import tenant_scope
 from tenants.roles import CAPABILITIES
+from tests.diagnostics.helpers import diagnostics_rows
 from tests.factories import LeadFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -101,12 +104,40 @@ def test_evidence_counts_only_my_tenants_data(tenant, theirs):
 
 
 @pytest.mark.parametrize(("name", "pattern"), PATTERNS, ids=[n for n, _p in PATTERNS])
-def test_roles_without_the_capability_get_403(name, pattern, tenant, users, client_for, assessment, items):
+def test_roles_without_the_capability_get_403_and_change_nothing(
+    name, pattern, tenant, users, client_for, assessment, items, django_capture_on_commit_callbacks
+):
     item = items["nurturing_goal_defined"]
     target = build(pattern, tenant.slug, pk=assessment.pk, item_id=item.pk)
     capability = resolve(target).func.ondo_capability
+    method = "post" if re.search(r"(start|refresh|complete|side|<int:item_id>)", pattern) else "get"
+    data = {"value": "yes", "template": "lead_nurturing_30", "side": "sales"} if method == "post" else None
     for role, user in users.items():
         allowed = role in CAPABILITIES[capability]
-        method = "post" if re.search(r"(start|refresh|complete|side|<int:item_id>)", pattern) else "get"
-        response = getattr(client_for(user), method)(target, {"value": "yes"} if method == "post" else None)
+        before = diagnostics_rows(tenant.id)
+        with django_capture_on_commit_callbacks(execute=True):  # a refused refresh enqueues nothing either
+            response = getattr(client_for(user), method)(target, data)
         assert (response.status_code != 403) == allowed, (name, role, response.status_code)
+        if not allowed:
+            assert diagnostics_rows(tenant.id) == before, (name, role)
+
+
+WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+# Written by the platform around any page, on purpose: the session (saved on every request) and the
+# audit trail of a file handed out (the CSV export). Neither is a default created by reading.
+PLATFORM = re.compile(r'^\s*(UPDATE "django_session"|INSERT INTO "tenants_auditevent")')
+
+
+@pytest.mark.parametrize(("name", "pattern"), PATTERNS, ids=[n for n, _p in PATTERNS])
+def test_get_never_writes(name, pattern, tenant, users, client_for, assessment, items, answer):
+    """Reading a page (or a fragment) never creates defaults: no INSERT, UPDATE or DELETE at all."""
+    answer(assessment, users["marketing"], items["nurturing_goal_defined"], "yes")
+    client = client_for(users["admin"])  # every capability, so every page renders; not answered yet himself
+    target = build(pattern, tenant.slug, pk=assessment.pk, item_id=items["nurturing_goal_defined"].pk)
+    params = {"a": assessment.pk, "b": assessment.pk} if name == "compare" else None
+    with CaptureQueriesContext(connection) as queries:
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            response = client.get(target, params, **headers)
+            assert response.status_code in (200, 302, 400, 405), (name, response.status_code)
+    writes = [q["sql"] for q in queries.captured_queries if WRITES.match(q["sql"]) and not PLATFORM.search(q["sql"])]
+    assert writes == [], (name, writes)
