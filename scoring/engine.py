@@ -613,12 +613,15 @@ def run_execute(run_id: int) -> ScoreRun:
                 status=RunStatus.FAILED, error=str(error)[:2000], finished_at=timezone.now()
             )
         raise
-    run.refresh_from_db()
+    with transaction.atomic():
+        activate_in_transaction()  # the task runs outside a transaction: without it, RLS shows no run
+        run.refresh_from_db()
     return run
 
 
 def _chunks(tenant_id: int) -> tuple[int, int, int]:
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        activate_in_transaction()  # under row-level security a query outside the tenant's transaction sees no lead
         cursor.execute("SELECT min(id), max(id), count(*) FROM leads_lead WHERE tenant_id = %s", [tenant_id])
         low, high, count = cursor.fetchone()
     return (low or 0), (high or 0), int(count or 0)
@@ -652,12 +655,15 @@ def _run_sql(run: ScoreRun, spec: ModelSpec, tenant_id: int) -> None:
     else:
         for lo, hi in bounds:
             _stage_chunk(run, spec, tenant_id, lo, hi)
-    ScoreRun.objects.filter(pk=run.pk).update(compute_seconds=time.monotonic() - started)
+    with transaction.atomic():
+        activate_in_transaction()
+        ScoreRun.objects.filter(pk=run.pk).update(compute_seconds=time.monotonic() - started)
     _swap(run, spec, tenant_id)
 
 
 def _chunk_staged(run_id: int, tenant_id: int, lo: int, hi: int) -> bool:
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        activate_in_transaction()
         cursor.execute(
             "SELECT (SELECT count(*) FROM scoring_score_stage WHERE tenant_id = %(t)s AND run_id = %(r)s "
             "AND lead_id >= %(lo)s "
