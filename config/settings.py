@@ -1,8 +1,8 @@
 """Ondo settings, read from the environment (12-factor).
 
-With no DATABASE_URL the app runs on an SQLite file under var/ (the embedded
-quickstart); with no REDIS_URL and nothing answering on 127.0.0.1:6379, Celery
-tasks run in-process.
+PostgreSQL only. With no DATABASE_URL the app connects to the quickstart's embedded
+PostgreSQL (config/embedded_db.py; `./ondo run` starts it, importing settings never does);
+with no REDIS_URL and nothing answering on 127.0.0.1:6379, Celery tasks run in-process.
 """
 
 import os
@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
+
+from . import embedded_db
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -105,30 +107,17 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL")
-if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
-    }
-    if DATABASES["default"]["ENGINE"].endswith("postgresql") and os.environ.get("DB_PREPARED_STATEMENTS", "1") != "0":
-        # Only statements that ask for it (execute(..., prepare=True): the incremental rescore's score statement)
-        # are prepared; never others by repetition, since a generic plan made while a table has no statistics yet
-        # (a first import) can be quadratic. Django's own queries bind client-side and are never prepared.
-        # Behind PgBouncer < 1.21 (no max_prepared_statements) set DB_PREPARED_STATEMENTS=0.
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1_000_000_000
-else:
-    (BASE_DIR / "var").mkdir(exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "var" / "ondo.sqlite3",
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
-        }
-    }
+DATABASE_URL = os.environ.get("DATABASE_URL") or embedded_db.default_url()
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))}
+if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    raise RuntimeError("Ondo runs on PostgreSQL only: DATABASE_URL must be a postgres:// URL.")
+if os.environ.get("DB_PREPARED_STATEMENTS", "1") != "0":
+    # Only statements that ask for it (execute(..., prepare=True): the incremental rescore's score statement)
+    # are prepared; never others by repetition, since a generic plan made while a table has no statistics yet
+    # (a first import) can be quadratic. Django's own queries bind client-side and are never prepared.
+    # Behind PgBouncer < 1.21 (no max_prepared_statements) set DB_PREPARED_STATEMENTS=0.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1_000_000_000
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
-# Covering indexes (INCLUDE) exist on PostgreSQL only; SQLite simply has the key columns.
-SILENCED_SYSTEM_CHECKS = [] if IS_POSTGRES else ["models.W040"]
 
 # --- Redis, cache and Celery -------------------------------------------------
 
