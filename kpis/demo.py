@@ -2,8 +2,8 @@
 
 Builds the rollups, enters a year of channel spend, saves a plan for the current fiscal year from the
 seed's example (company target ¥50億, a share from the web, quarters of a quarter each), adds the
-KSFs and nurturing targets, records a few review decisions and evaluates the review rules. Fast on
-SQLite (no per-lead work here; the rollups use one ORM pass).
+KSFs and nurturing targets, records a few review decisions and evaluates the review rules. Fast (no
+per-lead work here; the rollups are one set-based rebuild).
 """
 
 from __future__ import annotations

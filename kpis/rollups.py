@@ -21,7 +21,7 @@ of transactions that committed late are not missed), leads reported through `lea
 leads service announces creates, updates, stage and owner changes and merges there), and merges.
 Every `SWEEP_EVERY` a sweep compares all leads' dimensions and milestones with their facts
 (catching direct updates and deletions); every `FULL_EVERY` the tenant is rebuilt from scratch.
-`recount()` is an independent ORM implementation (the SQLite quickstart uses it; the tests compare).
+`recount()` is an independent ORM implementation (the oracle the tests compare the SQL with).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from tenants.context import activate_in_transaction, require_tenant_id
 from tenants.models import Tenant
 
 from .catalog import ACTIVITY_TYPES
-from .models import DailyRollup, DirtyLead, LeadFact, PeriodRollup, RollupState
+from .models import DailyRollup, DirtyLead, PeriodRollup, RollupState
 
 logger = logging.getLogger("ondo.kpis")
 
@@ -93,10 +93,6 @@ class RefreshStats:
     details: dict = field(default_factory=dict)
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def _tenant_tz(tenant_id: int) -> str:
     return Tenant.objects.only("timezone").get(pk=tenant_id).timezone or settings.TIME_ZONE
 
@@ -107,25 +103,22 @@ def _tenant_tz(tenant_id: int) -> str:
 def refresh(*, full: bool = False, sweep: bool | None = None) -> RefreshStats:
     """Bring the active tenant's rollups up to date (incremental unless a rebuild is due).
 
-    Safe to run concurrently and repeatedly: a second run for the same tenant waits for the lock
-    on PostgreSQL, and a run with nothing to do changes nothing.
+    Safe to run concurrently and repeatedly: a second run for the same tenant waits for the lock,
+    and a run with nothing to do changes nothing.
     """
     tenant_id = require_tenant_id()
     started = time.monotonic()
     with transaction.atomic():
         activate_in_transaction()
-        if _is_postgres():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, tenant_id])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, tenant_id])
         tz = _tenant_tz(tenant_id)
         state, _created = RollupState.objects.select_for_update().get_or_create(tenant_id=tenant_id)
         now = timezone.now()
         if state.timezone != tz:
             state.needs_full = True
         due_full = state.last_full_at is None or now - state.last_full_at >= FULL_EVERY
-        if not _is_postgres() and not (full or state.needs_full or due_full) and not has_changes():
-            return RefreshStats(mode="noop")
-        if full or state.needs_full or due_full or not _is_postgres():
+        if full or state.needs_full or due_full:
             stats = _full_rebuild(tenant_id, tz, state, now)
         else:
             if sweep is None:
@@ -440,8 +433,6 @@ def _store_watermarks(state: RollupState, marks: dict[str, int], now: dt.datetim
 
 
 def _full_rebuild(tenant_id: int, tz: str, state: RollupState, now: dt.datetime) -> RefreshStats:
-    if not _is_postgres():
-        return _full_rebuild_python(tenant_id, tz, state, now)
     params = {"t": tenant_id, "tz": tz}
     details = {}
     with connection.cursor() as cursor:
@@ -904,7 +895,7 @@ def _sweep_into_dirty(cursor, params: dict) -> int:
     return cursor.rowcount
 
 
-# ================================================================================== ORM path (SQLite, oracle)
+# ================================================================================== ORM oracle (tests)
 
 
 def _day(moment: dt.datetime | None, zone: ZoneInfo) -> dt.date | None:
@@ -1063,53 +1054,6 @@ def recount(tz: str | None = None, *, facts: dict[int, dict] | None = None) -> d
     return {key: (count, Decimal(value)) for key, (count, value) in rows.items() if count or value}
 
 
-def _insert_rows(model, columns: list[str], rows) -> None:
-    """Plain multi-row INSERTs (no RETURNING, no model instances): the quickstart's SQLite path
-    writes tens of thousands of rollup rows at once."""
-    table = model._meta.db_table
-    tenant_id = require_tenant_id()
-    sql = f"INSERT INTO {table} (tenant_id, {', '.join(columns)}) VALUES ({', '.join(['%s'] * (len(columns) + 1))})"  # nosec B608
-    batch = []
-    with connection.cursor() as cursor:
-        for row in rows:
-            batch.append((tenant_id, *row))
-            if len(batch) >= 5000:
-                cursor.executemany(sql, batch)
-                batch = []
-        if batch:
-            cursor.executemany(sql, batch)
-
-
-def _full_rebuild_python(tenant_id: int, tz: str, state: RollupState, now: dt.datetime) -> RefreshStats:
-    facts = compute_facts(tz)
-    rows = recount(tz, facts=facts)
-    LeadFact.objects.all().delete()
-    _insert_rows(LeadFact, list(FACT_COLUMNS), ([f[c] for c in FACT_COLUMNS] for f in facts.values()))
-    DailyRollup.objects.all().delete()
-    _insert_rows(
-        DailyRollup,
-        ["day", "event", "channel", "campaign", "owner_id", "count", "value"],
-        ((*k, c, v) for k, (c, v) in rows.items()),
-    )
-    PeriodRollup.objects.all().delete()
-    _insert_rows(
-        PeriodRollup,
-        ["period_type", "period_start", "level", "event", "channel", "campaign", "owner_id", "count", "value"],
-        ((*k, c, v) for k, (c, v) in period_rows_from(rows).items()),
-    )
-    DirtyLead.objects.all().delete()
-    marks = {
-        "lead": Lead.objects.order_by("-id").values_list("id", flat=True).first() or 0,
-        "activity": Activity.objects.order_by("-id").values_list("id", flat=True).first() or 0,
-        "stage": LeadStageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0,
-        "feedback": LeadFeedback.objects.order_by("-id").values_list("id", flat=True).first() or 0,
-        "merge": 0,
-        "dirty": DirtyLead.objects.order_by("-id").values_list("id", flat=True).first() or 0,
-    }
-    _store_watermarks(state, marks, now, overlap=False)
-    return RefreshStats(mode="full", dirty_leads=len(facts), dirty_days=len({k[0] for k in rows}))
-
-
 def period_rows_from(rows: dict[Key, tuple[int, Decimal]]) -> dict[tuple, tuple[int, Decimal]]:
     """Week and month rows at every level from daily rows:
     {(period_type, start, level, event, channel, campaign, owner_id): (count, value)}."""
@@ -1147,18 +1091,3 @@ def period_snapshot() -> dict[tuple, tuple[int, Decimal]]:
             "period_type", "period_start", "level", "event", "channel", "campaign", "owner_id", "count", "value"
         )
     }
-
-
-def has_changes() -> bool:
-    """Cheap check whether anything arrived since the last refresh (used to skip idle tenants)."""
-    state = RollupState.objects.filter().first()
-    if state is None or state.needs_full:
-        return True
-    if DirtyLead.objects.exists():
-        return True
-    return (
-        Lead.objects.filter(id__gt=state.last_lead_id).exists()
-        or Activity.objects.filter(id__gt=state.last_activity_id).exists()
-        or LeadStageChange.objects.filter(id__gt=state.last_stage_change_id).exists()
-        or LeadFeedback.objects.filter(id__gt=state.last_feedback_id).exists()
-    )

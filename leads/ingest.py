@@ -242,11 +242,6 @@ SELECT email, id FROM leads_lead WHERE tenant_id = %s AND email IN (SELECT json_
 
 def _lookup_emails(emails: list[str]) -> dict[str, int]:
     """Normalised email → id of the lead with that email, else of the lead a merge folded that email into."""
-    return _lookup_emails_postgres(emails) if connection.vendor == "postgresql" else _lookup_emails_portable(emails)
-
-
-def _lookup_emails_postgres(emails: list[str]) -> dict[str, int]:
-    """Leads by email, else by the email alias a merge left behind (a second query only when some are missing)."""
     tenant_id = require_tenant_id()
     with pg_cursor() as cursor:
         cursor.execute(_PG_LEAD_IDS_BY_EMAIL, [tenant_id, json.dumps(emails, ensure_ascii=False)])
@@ -262,23 +257,10 @@ def _lookup_emails_postgres(emails: list[str]) -> dict[str, int]:
     return found
 
 
-def _lookup_emails_portable(emails: list[str]) -> dict[str, int]:
-    found = dict(Lead.objects.filter(email__in=emails).values_list("email", "id"))
-    missing = [e for e in emails if e not in found]
-    if missing:
-        aliases = LeadIdentity.objects.filter(kind=IdentityKind.EMAIL, value__in=missing).values_list(
-            "value", "lead_id"
-        )
-        found.update(dict(aliases))
-    return found
-
-
 def existing_lead_ids(lead_ids: set[int]) -> set[int]:
     """The ids among `lead_ids` that are leads of the current tenant."""
     if not lead_ids:
         return set()
-    if connection.vendor != "postgresql":
-        return set(Lead.objects.filter(pk__in=lead_ids).values_list("pk", flat=True))
     with pg_cursor() as cursor:
         cursor.execute(
             "SELECT id FROM leads_lead WHERE tenant_id = %s AND id = ANY(%s)", [require_tenant_id(), sorted(lead_ids)]
@@ -366,63 +348,14 @@ def _insert_postgres(tenant_id: int, rows: list[ActivityIn]) -> list[int | None]
     return ids
 
 
-def _insert_portable(rows: list[ActivityIn]) -> list[int | None]:
-    external = [r.external_id for r in rows if r.external_id is not None]
-    existing = set(Activity.objects.filter(external_id__in=external).values_list("external_id", flat=True))
-    objects = [
-        Activity(
-            lead_id=r.lead_id,
-            anonymous_id=r.anonymous_id,
-            user_id=r.user_id,
-            type=r.type,
-            occurred_at=r.occurred_at,
-            url=r.url,
-            campaign=r.campaign,
-            properties=r.properties,
-            source=r.source,
-            external_id=r.external_id,
-        )
-        for r in rows
-        if r.external_id is None or r.external_id not in existing
-    ]
-    Activity.objects.bulk_create(objects, ignore_conflicts=True)
-    fresh = [r.external_id for r in rows if r.external_id is not None and r.external_id not in existing]
-    by_external = dict(Activity.objects.filter(external_id__in=fresh).values_list("external_id", "id"))
-    plain = iter(o.pk for o in objects if o.external_id is None)
-    ids: list[int | None] = []
-    for row in rows:
-        if row.external_id is None:
-            ids.append(next(plain, None))
-        elif row.external_id in existing:
-            ids.append(None)
-        else:
-            ids.append(by_external.get(row.external_id))
-    return ids
-
-
 def refresh_activity_times(lead_ids: Iterable[int]) -> None:
     """Set the leads' last_activity_at / first_seen_at from their activities (set-based, idempotent)."""
     ids = sorted({int(i) for i in lead_ids if i})
     if not ids:
         return
     tenant_id = require_tenant_id()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_PG_REFRESH_TIMES, [tenant_id, json.dumps(ids), tenant_id, tenant_id])
-        return
-    from django.db.models import Max, Min
-
-    times = {
-        row["lead_id"]: row
-        for row in Activity.objects.filter(lead_id__in=ids)
-        .values("lead_id")
-        .annotate(last=Max("occurred_at"), first=Min("occurred_at"))
-    }
-    for lead in Lead.objects.filter(pk__in=times).only("pk", "first_seen_at", "last_activity_at"):
-        row = times[lead.pk]
-        first = min(filter(None, [lead.first_seen_at, row["first"]]))
-        if lead.last_activity_at != row["last"] or lead.first_seen_at != first:
-            Lead.objects.filter(pk=lead.pk).update(last_activity_at=row["last"], first_seen_at=first)
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_REFRESH_TIMES, [tenant_id, json.dumps(ids), tenant_id, tenant_id])
 
 
 def activities_ingested(lead_ids: list[int], *, reason: str) -> None:
@@ -516,7 +449,7 @@ def ingest_activities(
         rows.append(item)
 
     if rows:
-        ids = _insert_postgres(tenant_id, rows) if connection.vendor == "postgresql" else _insert_portable(rows)
+        ids = _insert_postgres(tenant_id, rows)
         touched: set[int] = set()
         for row, pk in zip(rows, ids, strict=True):
             if pk is None:
@@ -700,8 +633,6 @@ def _current_rows(lead_ids: set[int]) -> list[dict]:
     names = ["id", "email", "stage_changed_at", *UPSERT_COLUMNS]
     if not lead_ids:
         return []
-    if connection.vendor != "postgresql":
-        return list(Lead.objects.filter(pk__in=lead_ids).values(*names))
     columns = ", ".join(f'"{name}"' for name in names)
     with pg_cursor() as cursor:
         cursor.execute(
@@ -731,12 +662,6 @@ def _record_columns(names: list[str]) -> str:
 
 def _insert_leads(rows: list[dict], *, now: dt.datetime) -> dict[str, int]:
     """Insert new leads (complete rows); returns email → id. A row created concurrently is updated."""
-    if connection.vendor != "postgresql":
-        objects = [Lead(created_at=now, updated_at=now, **row) for row in rows]
-        Lead.objects.bulk_create(objects, batch_size=500)
-        if any(lead.pk is None for lead in objects):
-            return dict(Lead.objects.filter(email__in=[row["email"] for row in rows]).values_list("email", "id"))
-        return {lead.email: lead.pk for lead in objects}
     tenant_id = require_tenant_id()
     # Every concrete column, defaulted like the ORM would (so columns added later by others still get values).
     fields = [f for f in Lead._meta.concrete_fields if f.attname not in ("id", "tenant_id")]
@@ -769,11 +694,7 @@ def _insert_leads(rows: list[dict], *, now: dt.datetime) -> dict[str, int]:
 
 
 def _update_leads(rows: list[dict]) -> None:
-    """Write the changed columns of existing leads (one UPDATE ... FROM json_to_recordset on PostgreSQL)."""
-    if connection.vendor != "postgresql":
-        objects = [Lead(id=row["id"], **{name: row[name] for name in _WRITE_COLUMNS}) for row in rows]
-        Lead.objects.bulk_update(objects, _WRITE_COLUMNS, batch_size=500)
-        return
+    """Write the changed columns of existing leads (one UPDATE ... FROM json_to_recordset)."""
     tenant_id = require_tenant_id()
     names = ["id", *_WRITE_COLUMNS]
     payload = json.dumps(

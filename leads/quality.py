@@ -1,5 +1,5 @@
 """Data quality of the active tenant's leads, as module functions (the data-quality page and the
-diagnostics both call these). Each is one or two aggregate queries (ORM; PostgreSQL and SQLite).
+diagnostics both call these). Each is one or two aggregate queries (ORM).
 
 - attribute_completeness(): % of leads missing each key attribute (industry, title, company size, BANT, ...)
 - duplicate_summary(): leads sharing normalised company + name, and the review queue

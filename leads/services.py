@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -394,33 +394,23 @@ def duplicates_flag_keys(keys: set[tuple[str, str]]) -> int:
 def _leads_with_keys(tenant_id: int, keys: set[tuple[str, str]]) -> list[tuple[int, str, str]]:
     """(id, company_normalized, name_normalized) of every lead having one of `keys`."""
     companies, names = zip(*sorted(keys), strict=True)
-    if connection.vendor == "postgresql":
-        import json
+    import json
 
-        from .ingest import pg_cursor
+    from .ingest import pg_cursor
 
-        with pg_cursor() as cursor:
-            cursor.execute(
-                "SELECT l.id, l.company_normalized, l.name_normalized FROM leads_lead l "
-                "JOIN json_to_recordset(%s::json) AS k(company text, name text) "
-                "ON l.company_normalized = k.company AND l.name_normalized = k.name WHERE l.tenant_id = %s",
-                [
-                    json.dumps(
-                        [{"company": c, "name": n} for c, n in zip(companies, names, strict=True)], ensure_ascii=False
-                    ),
-                    tenant_id,
-                ],
-            )
-            return cursor.fetchall()
-    rows = []
-    wanted = set(keys)
-    for start in range(0, len(companies), 400):
-        for row in Lead.objects.filter(company_normalized__in=set(companies[start : start + 400])).values_list(
-            "pk", "company_normalized", "name_normalized"
-        ):
-            if (row[1], row[2]) in wanted:
-                rows.append(row)
-    return rows
+    with pg_cursor() as cursor:
+        cursor.execute(
+            "SELECT l.id, l.company_normalized, l.name_normalized FROM leads_lead l "
+            "JOIN json_to_recordset(%s::json) AS k(company text, name text) "
+            "ON l.company_normalized = k.company AND l.name_normalized = k.name WHERE l.tenant_id = %s",
+            [
+                json.dumps(
+                    [{"company": c, "name": n} for c, n in zip(companies, names, strict=True)], ensure_ascii=False
+                ),
+                tenant_id,
+            ],
+        )
+        return cursor.fetchall()
 
 
 @transaction.atomic

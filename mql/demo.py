@@ -1,7 +1,7 @@
 """Demo data for the MQL app: an active definition approved by marketing and sales two months ago,
 a newer draft (budget and timing required) approved by marketing and waiting for sales with a
 discussion thread, MQLs handed over to sales (some overdue), and eight weeks of feedback history
-with reasons, opportunities, wins and losses. Fast on SQLite: a few hundred service calls."""
+with reasons, opportunities, wins and losses. Fast: a few hundred service calls."""
 
 from __future__ import annotations
 

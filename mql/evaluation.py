@@ -6,7 +6,7 @@
 
 A lead qualifies when it is NOT excluded and EITHER performed a high-intent action (demo, trial,
 sample, visit request ...) within the window, OR meets the score condition and has every
-required piece of qualifying information. Works on PostgreSQL and SQLite (ORM expressions only).
+required piece of qualifying information. ORM expressions only.
 """
 
 from __future__ import annotations

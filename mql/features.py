@@ -2,9 +2,9 @@
 
 - Rule features: one column per rule of the scoring model — a behaviour rule's counted
   activities (its count cap applied; 0/1 for once and frequency rules), a fit rule's 0/1
-  indicator (only the best match of a group counts, like the engine). On PostgreSQL one
-  generated query aggregates every rule with FILTER clauses (the engine's own conditions); on
-  SQLite the engine's reference semantics run per lead (quickstart scale).
+  indicator (only the best match of a group counts, like the engine). One generated query
+  aggregates every rule with FILTER clauses (the engine's own conditions); `_rule_matrix_python`,
+  the engine's reference semantics per lead, is what the tests compare it with.
 - Attribute features for the data-driven model: the lead's categorical attributes, numeric
   attributes, custom fields, and activity counts per type (one GROUP BY over activities).
 """
@@ -18,9 +18,8 @@ from datetime import datetime
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count
 
-from leads.models import Activity, Lead
+from leads.models import Lead
 from tenants.context import require_tenant_id
 
 from .evaluation import email_domain_expression
@@ -70,9 +69,7 @@ def rule_feature_matrix(spec, lead_ids: list[int], *, as_of: datetime) -> np.nda
     n_rules = len(spec.behaviour) + len(spec.fit)
     if not lead_ids or not n_rules:
         return np.zeros((len(lead_ids), n_rules))
-    if connection.vendor == "postgresql":
-        return _rule_matrix_sql(spec, lead_ids, as_of)
-    return _rule_matrix_python(spec, lead_ids, as_of)
+    return _rule_matrix_sql(spec, lead_ids, as_of)
 
 
 def _rule_matrix_sql(spec, lead_ids: list[int], as_of: datetime) -> np.ndarray:
@@ -251,41 +248,27 @@ def activity_counts(lead_ids: list[int], *, max_types: int = 40) -> tuple[np.nda
     n = len(lead_ids)
     per_lead: list[tuple[int, str, int]] = []
     sums: dict[str, np.ndarray] = {}
-    if connection.vendor == "postgresql":
-        tenant_id = require_tenant_id()
-        with connection.cursor() as cursor:
+    tenant_id = require_tenant_id()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.lead_id, a.type, count(*) FROM leads_activity a WHERE a.tenant_id = %s "
+            "AND a.lead_id = ANY(%s::bigint[]) GROUP BY a.lead_id, a.type",
+            [tenant_id, list(lead_ids)],
+        )
+        per_lead = cursor.fetchall()
+        for key in NUMERIC_PROPERTY_KEYS:
             cursor.execute(
-                "SELECT a.lead_id, a.type, count(*) FROM leads_activity a WHERE a.tenant_id = %s "
-                "AND a.lead_id = ANY(%s::bigint[]) GROUP BY a.lead_id, a.type",
-                [tenant_id, list(lead_ids)],
+                "SELECT a.lead_id, sum((a.properties ->> %s)::float8) FROM leads_activity a "
+                "WHERE a.tenant_id = %s AND a.lead_id = ANY(%s::bigint[]) "
+                "AND jsonb_typeof(a.properties -> %s) = 'number' GROUP BY a.lead_id",
+                [key, tenant_id, list(lead_ids), key],
             )
-            per_lead = cursor.fetchall()
-            for key in NUMERIC_PROPERTY_KEYS:
-                cursor.execute(
-                    "SELECT a.lead_id, sum((a.properties ->> %s)::float8) FROM leads_activity a "
-                    "WHERE a.tenant_id = %s AND a.lead_id = ANY(%s::bigint[]) "
-                    "AND jsonb_typeof(a.properties -> %s) = 'number' GROUP BY a.lead_id",
-                    [key, tenant_id, list(lead_ids), key],
-                )
-                found = cursor.fetchall()
-                if found:
-                    column = np.zeros(n)
-                    for lead_id, total in found:
-                        column[position[lead_id]] = float(total or 0)
-                    sums[key] = column
-    else:
-        for start in range(0, n, 900):
-            batch = lead_ids[start : start + 900]
-            per_lead += list(
-                Activity.objects.filter(lead_id__in=batch).values_list("lead_id", "type").annotate(c=Count("id"))
-            )
-            for key in NUMERIC_PROPERTY_KEYS:
-                for lead_id, properties in Activity.objects.filter(
-                    lead_id__in=batch, **{f"properties__{key}__isnull": False}
-                ).values_list("lead_id", "properties"):
-                    value = (properties or {}).get(key)
-                    if _is_number(value):
-                        sums.setdefault(key, np.zeros(n))[position[lead_id]] += float(value)
+            found = cursor.fetchall()
+            if found:
+                column = np.zeros(n)
+                for lead_id, total in found:
+                    column[position[lead_id]] = float(total or 0)
+                sums[key] = column
     totals: dict[str, int] = defaultdict(int)
     for _lead, type_name, count in per_lead:
         totals[type_name] += count

@@ -294,6 +294,5 @@ def _ingest(raw_items: list[dict], known_types: set[str]) -> int:
 
 
 def analyze_tables() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE leads_lead, leads_activity")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads_lead, leads_activity")

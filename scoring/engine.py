@@ -1,4 +1,4 @@
-"""The scoring engine: set-based SQL on PostgreSQL, the ORM/Python path on SQLite.
+"""The scoring engine: set-based SQL on PostgreSQL (the Python reference explains single leads).
 
 One generated query scores any set of leads (a lead-id range for a full recompute, a list
 of ids for an incremental rescore, a sample for the impact preview): a single pass over the
@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -33,14 +33,12 @@ from tenants.context import activate_in_transaction, require_tenant_id
 from . import evaluate
 from .evaluate import BehaviourSpec, FitSpec, ModelSpec, Score, SegmentSpec, keyword_pattern, normalize_text
 from .models import (
-    HotLeadAlert,
     ModelStatus,
     RunKind,
     RunStatus,
     ScoreRun,
     ScoringModel,
     ScoringSettings,
-    SegmentTransition,
 )
 
 logger = logging.getLogger("ondo.scoring")
@@ -68,10 +66,6 @@ TEXT_FIELDS = {
 }
 NUMBER_FIELDS = {"employee_count"}
 LEAD_FIELDS_FOR_FIT = sorted(TEXT_FIELDS | NUMBER_FIELDS | {"email", "custom_fields"})
-
-
-def use_sql() -> bool:
-    return connection.vendor == "postgresql"
 
 
 # --------------------------------------------------------------------------------------------
@@ -532,9 +526,6 @@ def rescore_leads(lead_ids: list[int], *, as_of: datetime | None = None) -> Resc
     if not ids:
         return RescoreResult(0, 0, [])
     as_of = as_of or timezone.now()
-    if not use_sql():
-        model = active_model()
-        return _rescore_python(spec_for(model), ids, as_of) if model else RescoreResult(0, 0, [])
     # Server-side binding: the score statement's text is the same for every lead, so it is prepared once per
     # connection (settings: DB_PREPARED_STATEMENTS) and PostgreSQL skips planning it, about half of its cost.
     # No savepoint: inside a caller's transaction an error aborts it anyway; two round trips less.
@@ -602,10 +593,7 @@ def run_execute(run_id: int) -> ScoreRun:
         run.save(update_fields=["status", "started_at"])
     spec = spec_for(model)
     try:
-        if use_sql():
-            _run_sql(run, spec, tenant_id)
-        else:
-            _run_python(run, spec)
+        _run_sql(run, spec, tenant_id)
     except Exception as error:
         with transaction.atomic():
             activate_in_transaction()
@@ -797,7 +785,7 @@ def _after_run_alerts(run: ScoreRun, alert_ids: list[int], summary_count: int) -
 
 
 # --------------------------------------------------------------------------------------------
-# The ORM/Python path (SQLite quickstart, and the reference the SQL is tested against)
+# The Python reference: explanations of single leads, and what the SQL is tested against
 # --------------------------------------------------------------------------------------------
 
 ACTIVITY_FIELDS = ("lead_id", "type", "occurred_at", "url", "campaign", "properties")
@@ -821,128 +809,6 @@ def score_python(spec: ModelSpec, lead_ids: list[int], as_of: datetime) -> dict[
     return {lead_id: evaluate.score_lead(spec, lead, activities[lead_id], as_of) for lead_id, lead in leads.items()}
 
 
-def _write_python(
-    spec: ModelSpec, scores: dict[int, Score], as_of: datetime, *, touch_all: bool, fresh_before: datetime | None = None
-) -> RescoreResult:
-    now = timezone.now()
-    due = now + timedelta(hours=follow_up_hours())
-    hot = hot_key(spec)
-    current = {
-        row["id"]: row
-        for row in Lead.objects.filter(pk__in=list(scores)).values(
-            "id", "score_behaviour", "score_fit", "score_total", "segment", "score_model_version", "scored_at"
-        )
-    }
-    to_update: list[Lead] = []
-    to_record: list[SegmentTransition] = []
-    for lead_id, score in scores.items():
-        old = current.get(lead_id)
-        if old is None:
-            continue
-        if (
-            fresh_before is not None
-            and old["scored_at"]
-            and old["scored_at"] > fresh_before
-            and (old["score_model_version"] == spec.version)
-        ):
-            continue
-        new = (score.behaviour, score.fit, score.total, score.segment, spec.version)
-        same = new == (
-            old["score_behaviour"],
-            old["score_fit"],
-            old["score_total"],
-            old["segment"],
-            old["score_model_version"],
-        )
-        if same and not touch_all:
-            continue
-        to_update.append(
-            Lead(
-                pk=lead_id,
-                score_behaviour=score.behaviour,
-                score_fit=score.fit,
-                score_total=score.total,
-                segment=score.segment,
-                score_model_version=spec.version,
-                scored_at=as_of,
-            )
-        )
-        if old["segment"] != score.segment:
-            to_record.append(
-                SegmentTransition(
-                    lead_id=lead_id,
-                    from_segment=old["segment"],
-                    to_segment=score.segment,
-                    score_total=score.total,
-                    model_version=spec.version,
-                    occurred_at=now,
-                )
-            )
-    # Batched writes: this path serves the SQLite quickstart, where one statement per lead is slow.
-    Lead.objects.bulk_update(
-        to_update,
-        ["score_behaviour", "score_fit", "score_total", "segment", "score_model_version", "scored_at"],
-        batch_size=500,
-    )
-    created = SegmentTransition.objects.bulk_create(to_record, batch_size=500)
-    alerts = HotLeadAlert.objects.bulk_create(
-        [
-            HotLeadAlert(transition=t, lead_id=t.lead_id, created_at=now, due_at=due)
-            for t in created
-            if t.to_segment == hot
-        ],
-        batch_size=500,
-    )
-    updated, transitions, alert_ids = len(to_update), len(created), [a.pk for a in alerts]
-    return RescoreResult(updated, transitions, alert_ids)
-
-
-def _rescore_python(spec: ModelSpec, ids: list[int], as_of: datetime) -> RescoreResult:
-    with transaction.atomic():
-        list(Lead.objects.select_for_update().filter(pk__in=ids).values_list("id", flat=True))
-        result = _write_python(spec, score_python(spec, ids, as_of), as_of, touch_all=False)
-    _after_alerts(result.alert_ids)
-    return result
-
-
-def _run_python(run: ScoreRun, spec: ModelSpec) -> None:
-    # Demo scale only: scores are computed in memory in batches, then written in one transaction.
-    ids = list(Lead.objects.order_by("id").values_list("id", flat=True))
-    ScoreRun.objects.filter(pk=run.pk).update(total_chunks=1, leads_total=len(ids))
-    scores: dict[int, Score] = {}
-    for index in range(0, len(ids), 2000):
-        scores.update(score_python(spec, ids[index : index + 2000], run.as_of))
-    with transaction.atomic():
-        activate_in_transaction()
-        current = active_model()
-        if current is None or current.version != run.model_version:
-            ScoreRun.objects.filter(pk=run.pk).update(status=RunStatus.SUPERSEDED, finished_at=timezone.now())
-            return
-        result = _write_python(spec, scores, run.as_of, touch_all=False, fresh_before=run.as_of)
-        changed = set(
-            Activity.objects.filter(received_at__gt=run.as_of, lead__isnull=False).values_list("lead_id", flat=True)
-        ) | set(Lead.objects.filter(updated_at__gt=run.as_of).values_list("id", flat=True))
-        if changed:
-            now = timezone.now()
-            more = _write_python(spec, score_python(spec, sorted(changed), now), now, touch_all=False)
-            result = RescoreResult(
-                result.updated + more.updated, result.transitions + more.transitions, result.alert_ids + more.alert_ids
-            )
-        ScoreRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.SUCCEEDED,
-            finished_at=timezone.now(),
-            leads_changed=result.updated,
-            transitions=result.transitions,
-            done_chunks=1,
-        )
-    summary_count = 0
-    alert_ids = result.alert_ids
-    if run.kind == RunKind.FULL and alert_ids:
-        HotLeadAlert.objects.filter(pk__in=alert_ids).update(notified_at=timezone.now())
-        summary_count, alert_ids = len(alert_ids), []
-    _after_run_alerts(run, alert_ids, summary_count)
-
-
 # --------------------------------------------------------------------------------------------
 # Reads used by the preview, explanations and reconciliation
 # --------------------------------------------------------------------------------------------
@@ -953,26 +819,17 @@ def segment_counts_for(spec: ModelSpec, *, sample_every: int = 1, as_of: datetim
     `sample_every`-th lead id when sampling a large tenant)."""
     tenant_id = require_tenant_id()
     as_of = as_of or timezone.now()
-    if use_sql():
-        scope = "{lead} %% %(every)s = 0" if sample_every > 1 else "TRUE"
-        query = build_score_query(
-            spec,
-            tenant_id=tenant_id,
-            as_of=as_of,
-            scope=scope,
-            scope_params={"every": sample_every} if sample_every > 1 else {},
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT q.segment, count(*) FROM ({query.sql}) q GROUP BY q.segment", query.params)  # nosec B608
-            return {segment: int(count) for segment, count in cursor.fetchall()}
-    counts: dict[str, int] = {}
-    ids = list(Lead.objects.order_by("id").values_list("id", flat=True))
-    if sample_every > 1:
-        ids = [i for i in ids if i % sample_every == 0]
-    for index in range(0, len(ids), 2000):
-        for score in score_python(spec, ids[index : index + 2000], as_of).values():
-            counts[score.segment] = counts.get(score.segment, 0) + 1
-    return counts
+    scope = "{lead} %% %(every)s = 0" if sample_every > 1 else "TRUE"
+    query = build_score_query(
+        spec,
+        tenant_id=tenant_id,
+        as_of=as_of,
+        scope=scope,
+        scope_params={"every": sample_every} if sample_every > 1 else {},
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT q.segment, count(*) FROM ({query.sql}) q GROUP BY q.segment", query.params)  # nosec B608
+        return {segment: int(count) for segment, count in cursor.fetchall()}
 
 
 def explain(lead: Lead, *, spec: ModelSpec | None = None, as_of: datetime | None = None) -> Score | None:

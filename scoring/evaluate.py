@@ -1,8 +1,8 @@
 """The scoring rules' meaning, in plain Python, for one lead at a time.
 
 This is the reference semantics: the set-based SQL in `engine.py` must give exactly the same
-numbers (tests compare both), the SQLite quickstart scores with it, and explanations
-("+25 価格ページ閲覧 ×1, +30 役職: 取締役, −10 decay") come from it.
+numbers (tests compare both), and explanations ("+25 価格ページ閲覧 ×1, +30 役職: 取締役,
+−10 decay") come from it.
 
 Semantics (shared with the SQL):
 - A behaviour rule matches activities of its type whose URL contains / equals the text, whose

@@ -154,38 +154,24 @@ def leads_needing_rescore(*, since: datetime | None, until: datetime, limit: int
     if model is None:
         return []
     since = since or until - timedelta(days=2)
-    if connection.vendor == "postgresql":
-        from tenants.context import require_tenant_id
+    from tenants.context import require_tenant_id
 
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT id FROM (
-                    SELECT l.id FROM leads_lead l
-                    WHERE l.tenant_id = %(t)s AND (l.scored_at IS NULL OR l.score_model_version IS DISTINCT FROM %(v)s)
-                    UNION
-                    SELECT a.lead_id FROM leads_activity a
-                    WHERE a.tenant_id = %(t)s AND a.lead_id IS NOT NULL
-                      AND a.occurred_at >= %(since)s::timestamptz - interval '2 days'
-                      AND a.received_at > %(since)s AND a.received_at <= %(until)s
-                ) x ORDER BY id LIMIT %(limit)s
-                """,
-                {"t": require_tenant_id(), "v": model.version, "since": since, "until": until, "limit": limit},
-            )
-            return [row[0] for row in cursor.fetchall()]
-    from leads.models import Activity
-
-    ids = set(
-        Lead.objects.filter(Q(scored_at__isnull=True) | ~Q(score_model_version=model.version)).values_list(
-            "id", flat=True
-        )[:limit]
-    )
-    ids |= set(
-        Activity.objects.filter(lead__isnull=False, received_at__gt=since, received_at__lte=until).values_list(
-            "lead_id", flat=True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT id FROM (
+                SELECT l.id FROM leads_lead l
+                WHERE l.tenant_id = %(t)s AND (l.scored_at IS NULL OR l.score_model_version IS DISTINCT FROM %(v)s)
+                UNION
+                SELECT a.lead_id FROM leads_activity a
+                WHERE a.tenant_id = %(t)s AND a.lead_id IS NOT NULL
+                  AND a.occurred_at >= %(since)s::timestamptz - interval '2 days'
+                  AND a.received_at > %(since)s AND a.received_at <= %(until)s
+            ) x ORDER BY id LIMIT %(limit)s
+            """,
+            {"t": require_tenant_id(), "v": model.version, "since": since, "until": until, "limit": limit},
         )
-    )
-    return sorted(ids)[:limit]
+        return [row[0] for row in cursor.fetchall()]
 
 
 def compare_versions(left: ScoringModel, right: ScoringModel) -> dict:

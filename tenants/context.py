@@ -42,8 +42,6 @@ def platform_bypass_reason() -> str | None:
 
 
 def _set_database_tenant(tenant_id: int | None) -> None:
-    if connection.vendor != "postgresql":
-        return
     with connection.cursor() as cursor:
         # is_local=true: the setting ends with the transaction (pooler-safe).
         cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(tenant_id) if tenant_id else ""])
@@ -96,15 +94,12 @@ def platform_scope(reason: str) -> Iterator[None]:
     previous_bypass = _platform_bypass.get() is not None
     token = _platform_bypass.set(reason)
     try:
-        if connection.vendor == "postgresql":
-            # Row-level security lets these rows through only while app.bypass_rls is on in this
-            # transaction (tenants/rls.py): the block is one transaction and the flag ends with it.
-            with transaction.atomic():
-                _set_database_bypass(True)
-                yield
-                _set_database_bypass(previous_bypass)
-        else:
+        # Row-level security lets these rows through only while app.bypass_rls is on in this
+        # transaction (tenants/rls.py): the block is one transaction and the flag ends with it.
+        with transaction.atomic():
+            _set_database_bypass(True)
             yield
+            _set_database_bypass(previous_bypass)
     finally:
         _platform_bypass.reset(token)
 

@@ -75,19 +75,17 @@ def tenant_owned_tables(using: str = "default") -> list[str]:
     """Tables that get row-level security: every TenantOwned model's table, plus any other table of
     the schema with a tenant_id column (e.g. a hand-made staging table), minus the platform lookups."""
     tables = {model._meta.db_table for model in tenant_owned_models()}
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT c.relname FROM pg_attribute a
-                JOIN pg_class c ON c.oid = a.attrelid
-                JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
-                WHERE a.attname = 'tenant_id' AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
-                  AND NOT c.relispartition
-                """
-            )
-            tables.update(row[0] for row in cursor.fetchall())
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_attribute a
+            JOIN pg_class c ON c.oid = a.attrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+            WHERE a.attname = 'tenant_id' AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
+              AND NOT c.relispartition
+            """
+        )
+        tables.update(row[0] for row in cursor.fetchall())
     return sorted(tables - set(PLATFORM_TABLES_WITH_TENANT_ID))
 
 
@@ -183,8 +181,6 @@ def apply(*, using: str = "default", verbosity: int = 1, stdout=None) -> list[st
     """Enable + force RLS and (re)create the two policies on every tenant-owned table, create the
     app role if missing and grant it DML. Idempotent; returns the tables that were changed."""
     connection = connections[using]
-    if connection.vendor != "postgresql":
-        return []
     role = app_role()
     changed: list[str] = []
     tables = tenant_owned_tables(using)
@@ -270,8 +266,6 @@ def check_connected_role(app_configs=None, databases=None, **kwargs) -> list[che
     if not databases or "default" not in databases or not getattr(settings, "ONDO_ENFORCE_RLS", False):
         return []
     connection = connections["default"]
-    if connection.vendor != "postgresql":
-        return [checks.Error("ONDO_ENFORCE_RLS needs PostgreSQL.", id="tenants.E101")]
     errors = []
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
@@ -313,8 +307,6 @@ def check_connected_role(app_configs=None, databases=None, **kwargs) -> list[che
 def remove(*, using: str = "default") -> None:
     """Undo `apply()` on every tenant-owned table (the migration's reverse; roles stay)."""
     connection = connections[using]
-    if connection.vendor != "postgresql":
-        return
     tables = tenant_owned_tables(using)
     with transaction.atomic(using=using), connection.cursor() as cursor:
         for logical in tables:

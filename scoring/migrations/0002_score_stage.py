@@ -1,4 +1,4 @@
-"""The staging table of set-based recomputes (PostgreSQL only; SQLite uses the ORM path).
+"""The staging table of set-based recomputes.
 
 UNLOGGED: staged rows are disposable (a crash truncates them and the run restarts), and
 skipping WAL makes staging a million rows cheap. Keyed by run id, so concurrent or killed
@@ -23,13 +23,11 @@ DROP = "DROP TABLE IF EXISTS scoring_score_stage"
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
+    schema_editor.execute(CREATE)
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
+    schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):

@@ -14,13 +14,11 @@ ALTER TABLE scoring_score_stage ADD CONSTRAINT scoring_score_stage_pkey PRIMARY 
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARDS)
+    schema_editor.execute(FORWARDS)
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARDS)
+    schema_editor.execute(BACKWARDS)
 
 
 class Migration(migrations.Migration):

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from kpis import rollups
-from kpis.models import DailyRollup, LeadFact, PeriodRollup, RollupState
+from kpis.models import DailyRollup, LeadFact, PeriodRollup
 from leads.models import Activity, Lead
 from tenants.context import tenant_scope
 from tests.kpis.factories import activity, feedback, jst, lead, stage
@@ -203,15 +203,6 @@ class TestIncremental:
         with tenant_scope(other_tenant.id):
             assert_exact()
             assert DailyRollup.objects.filter(event="lead").count() == 1
-
-
-def test_sqlite_path_is_the_recount(tenant, users, settings):
-    """The ORM path (used on SQLite) writes exactly what recount() computes."""
-    with tenant_scope(tenant.id):
-        history(users["sales"])
-        state = RollupState.objects.create()
-        rollups._full_rebuild_python(tenant.id, "Asia/Tokyo", state, timezone.now())
-        assert_exact()
 
 
 def test_random_sequences_of_changes_stay_exact(tenant, users):

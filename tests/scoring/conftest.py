@@ -45,20 +45,19 @@ def score_both(spec, lead_ids, as_of=AS_OF):
     python = {
         i: (s.behaviour, s.fit, s.total, s.segment) for i, s in engine.score_python(spec, lead_ids, as_of).items()
     }
-    if engine.use_sql():
-        from django.db import connection
+    from django.db import connection
 
-        from tenants.context import require_tenant_id
+    from tenants.context import require_tenant_id
 
-        query = engine.build_score_query(
-            spec,
-            tenant_id=require_tenant_id(),
-            as_of=as_of,
-            scope="{lead} = ANY(%(ids)s)",
-            scope_params={"ids": list(lead_ids)},
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(query.sql, query.params)
-            sql = {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
-        assert sql == python, f"SQL {sql} != Python {python}"
+    query = engine.build_score_query(
+        spec,
+        tenant_id=require_tenant_id(),
+        as_of=as_of,
+        scope="{lead} = ANY(%(ids)s)",
+        scope_params={"ids": list(lead_ids)},
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, query.params)
+        sql = {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+    assert sql == python, f"SQL {sql} != Python {python}"
     return python

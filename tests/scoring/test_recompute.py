@@ -123,19 +123,6 @@ def test_recompute_issues_the_same_number_of_queries_for_10_and_2000_leads(model
     assert len(small) == len(large)
 
 
-def test_the_orm_path_gives_the_same_scores(model, monkeypatch):
-    ids = populate(150)
-    run_full()
-    sql = snapshot()
-    Lead.objects.filter(pk__in=ids).update(
-        score_behaviour=0, score_fit=0, score_total=0, segment="", score_model_version=None, scored_at=None
-    )
-    monkeypatch.setattr(engine, "use_sql", lambda: False)
-    run = run_full()
-    assert run.status == RunStatus.SUCCEEDED
-    assert snapshot() == sql
-
-
 def test_the_periodic_task_brings_time_based_rules_up_to_date(
     model, make_lead, act, django_capture_on_commit_callbacks
 ):

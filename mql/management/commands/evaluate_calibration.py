@@ -92,7 +92,7 @@ class Command(BaseCommand):
             connection.ensure_connection()
             return
         except OperationalError as error:
-            if "does not exist" not in str(error) or connection.vendor != "postgresql":
+            if "does not exist" not in str(error):
                 raise
         import psycopg
 

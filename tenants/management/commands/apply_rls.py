@@ -5,7 +5,6 @@ or when the app role was created after the last migration. Run as the table owne
 """
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
 
 from tenants import rls
 
@@ -19,9 +18,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         using = options["database"]
-        if connections[using].vendor != "postgresql":
-            self.stdout.write("Row-level security needs PostgreSQL; nothing to do on this database.")
-            return
         if not options["check"]:
             changed = rls.apply(using=using, verbosity=options["verbosity"], stdout=self.stdout)
             if not changed:
