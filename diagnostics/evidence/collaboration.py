@@ -10,9 +10,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from leads.models import FeedbackOutcome, LeadFeedback
-from scoring import selectors as scoring_selectors
 from mql import services as mql_services
 from mql.models import Handover
+from scoring import selectors as scoring_selectors
 
 from ..models import AnswerValue
 from .base import MEASURED, Evidence, evidence_check, grade, n, no_data, pct

@@ -382,21 +382,6 @@ class TestSalesFeedback:
         ev = measure("sales_feedback_given")
         assert ev.state == NO_DATA and "handed over" in ev.headline
 
-<<<<<<< HEAD
-    def test_without_the_mql_app_stage_changes_into_mql_are_the_handovers(self, scoped, monkeypatch):
-        real = evidence._optional
-        monkeypatch.setattr(evidence, "_optional", lambda path: None if path == "mql.models" else real(path))
-        lead = LeadFactory()
-        at = NOW - timedelta(days=2)
-        LeadStageChange.objects.create(lead=lead, from_stage="lead", to_stage="mql", changed_at=at)
-        LeadFeedback.objects.create(lead=lead, outcome="accepted", occurred_at=at + timedelta(hours=3))
-        ev = measure("sales_feedback_given")
-        assert ev.source == "leads.models.LeadStageChange"
-        assert ev.metrics["with_outcome_pct"] == 100.0 and ev.metrics["median_hours"] == 3.0
-        assert ev.suggested == "yes"
-
-=======
->>>>>>> f7b43e8 (Diagnostics evidence: plain imports of the apps below, one module per checklist area)
 
 class TestRejectionReasons:
     def test_share_of_rejected_and_lost_with_a_reason(self, scoped):
