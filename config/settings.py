@@ -257,6 +257,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["tenants.api.TenantRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"tenant": os.environ.get("API_RATE", "1200/min"), "public_form": "20/min"},
     "EXCEPTION_HANDLER": "tenants.api.exception_handler",
+    # DRF's JSON classes, hardened: a too-deep body is a 400, an echoed lone surrogate does not break the response.
+    "DEFAULT_PARSER_CLASSES": [
+        "tenants.jsonio.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["tenants.jsonio.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

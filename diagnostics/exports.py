@@ -1,7 +1,7 @@
 """CSV export of an assessment: answers, evidence and recommendations, in the reader's language.
 
 UTF-8 with BOM so Excel opens Japanese correctly; cells that a spreadsheet would run
-as a formula (leading =, +, -, @, tab or carriage return) are prefixed with an apostrophe.
+as a formula are prefixed with an apostrophe (tenants.csvutil.escape_formula).
 """
 
 from __future__ import annotations
@@ -11,15 +11,10 @@ import io
 
 from django.utils.translation import gettext as _
 
+from tenants.csvutil import escape_formula
+
 from .models import AnswerValue, Assessment, Side
 from .scorecard import Scorecard
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def _score(value) -> str:
@@ -36,7 +31,7 @@ def assessment_csv(*, assessment: Assessment, scorecard: Scorecard, base_url: st
     writer = csv.writer(buffer, lineterminator="\r\n")
 
     def row(*cells):
-        writer.writerow([safe_cell(c) for c in cells])
+        writer.writerow([escape_formula(c) for c in cells])
 
     row(_("Checklist"), assessment.template.name)
     row(_("Title"), assessment.display_title)

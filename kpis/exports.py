@@ -1,5 +1,5 @@
 """CSV exports of every KPI table: UTF-8 with BOM (Excel opens it correctly in Japanese), cells
-that a spreadsheet would run as a formula (=, +, -, @, tab, CR) prefixed with an apostrophe."""
+that a spreadsheet would run as a formula prefixed with an apostrophe (tenants.csvutil.escape_formula)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tenants.csvutil import escape_formula
+
 from . import selectors
 from .catalog import KPIS
 from .periods import Period
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TABLES = (
     "kpis",
     "funnel",
@@ -39,10 +40,7 @@ def safe(value) -> object:
         return value
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value == value.to_integral_value() else f"{value:.4f}".rstrip("0")
-    text = str(value)
-    if text.startswith(FORMULA_START):
-        return "'" + text
-    return text
+    return escape_formula(value)
 
 
 def _number(value):

@@ -16,6 +16,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from tenants.api import TenantScopedAPIMixin
+from tenants.jsonio import LenientJSONParser
 
 from . import selectors, services
 from .filters import LeadFilterSet, UTCIsoDateTimeFilter
@@ -125,7 +126,7 @@ class LeadViewSet(TenantScopedAPIMixin, viewsets.ModelViewSet):
         request=LeadBulkUpsertSerializer,
         responses={200: LeadBulkResponseSerializer},
     )
-    @action(detail=False, methods=["post"], url_path="bulk")
+    @action(detail=False, methods=["post"], url_path="bulk", parser_classes=[LenientJSONParser])
     def bulk_upsert(self, request):
         items = request.data.get("items") if isinstance(request.data, dict) else None
         if not isinstance(items, list) or not items:
@@ -225,7 +226,7 @@ class ActivityViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retrie
         request=ActivityIngestSerializer,
         responses={200: ActivityIngestResponseSerializer, 400: OpenApiResponse(description="Not a list of items")},
     )
-    @action(detail=False, methods=["post"], url_path="bulk")
+    @action(detail=False, methods=["post"], url_path="bulk", parser_classes=[LenientJSONParser])
     def bulk(self, request):
         items = request.data.get("items") if isinstance(request.data, dict) else None
         if not isinstance(items, list) or not items:

@@ -26,12 +26,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tenants.context import activate_in_transaction, require_tenant_id
+from tenants.csvutil import escape_formula
 from tenants.services import audit_record
 
 from .ingest import upsert_leads
 from .models import ImportJob, ImportStatus
 from .normalize import nfkc
-from .validation import LeadFieldContext, clean_custom_value, clean_lead_fields
+from .validation import LeadFieldContext, clean_custom_value, clean_lead_fields, storable_text, unstorable
 
 logger = logging.getLogger("ondo.leads.csv")
 
@@ -167,9 +168,30 @@ def sniff_delimiter(text: str) -> str:
 
 
 def read_rows(text: str, delimiter: str) -> list[list[str]]:
-    return [
-        row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if any(c.strip() for c in row)
-    ]
+    """The non-empty rows. A file the csv module cannot parse (a cell over its 128 KB limit) is a
+    ValidationError naming the row, as Excel numbers it."""
+    rows = []
+    number = 0
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for number, row in enumerate(reader, start=1):  # noqa: B007 - the number is the row that failed
+            if any(c.strip() for c in row):
+                rows.append(row)
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            message = _("Row %(row)s has a cell larger than 128 KB. Shorten it or remove the column.")
+        else:
+            message = _("Row %(row)s cannot be read as CSV. Check its quotes.")
+        raise ValidationError(message % {"row": f"{number + 1:,}"})
+    return rows
+
+
+def looks_like_utf16(raw: bytes) -> bool:
+    """UTF-16 (Excel's “Unicode text”): a byte-order mark, or every other byte of the start zero."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    sample = raw[:4096]
+    return len(sample) >= 8 and sample.count(0) >= len(sample) // 4
 
 
 def suggest_mapping(header: list[str], custom_fields: list) -> list[str]:
@@ -283,6 +305,17 @@ def import_create(*, uploaded, encoding: str = "auto", actor=None) -> ImportJob:
     raw = uploaded.read()
     if not raw.strip():
         raise ValidationError({"file": [_("The file is empty.")]})
+    if looks_like_utf16(raw):
+        raise ValidationError(
+            {
+                "file": [
+                    _(
+                        "The file is saved as UTF-16 (Excel's “Unicode text”). Save it as “CSV UTF-8” or "
+                        "“CSV (comma delimited)” and upload it again."
+                    )
+                ]
+            }
+        )
     detected = detect_encoding(raw)
     chosen = detected if encoding == "auto" else encoding
     if chosen not in dict(ENCODING_CHOICES):
@@ -292,9 +325,14 @@ def import_create(*, uploaded, encoding: str = "auto", actor=None) -> ImportJob:
     except ValidationError as error:
         raise ValidationError({"encoding": error.messages})
     delimiter = sniff_delimiter(text)
-    rows = read_rows(text, delimiter)
+    try:
+        rows = read_rows(text, delimiter)
+    except ValidationError as error:
+        raise ValidationError({"file": error.messages})
     if len(rows) < 2:
         raise ValidationError({"file": [_("The file has no data rows under the header row.")]})
+    if any(unstorable(cell) for cell in rows[0]):
+        raise ValidationError({"file": [_("The header row contains a NUL character. Save the file again as CSV.")]})
     if len(rows) - 1 > MAX_ROWS:
         raise ValidationError(
             {
@@ -305,7 +343,7 @@ def import_create(*, uploaded, encoding: str = "auto", actor=None) -> ImportJob:
         )
     header = [cell.strip() for cell in rows[0]]
     job = ImportJob.objects.create(
-        file_name=(getattr(uploaded, "name", "") or "upload.csv")[:255],
+        file_name=storable_text(getattr(uploaded, "name", ""))[:255] or "upload.csv",
         raw=raw,
         size=len(raw),
         encoding=chosen,
@@ -344,12 +382,14 @@ def import_set_mapping(*, job: ImportJob, mapping: list[str], encoding: str) -> 
         encoding = job.encoding
     try:
         text = decode(bytes(job.raw), encoding)
+        delimiter = sniff_delimiter(text)
+        read_rows(text, delimiter)  # another encoding may read differently: it must still parse
     except ValidationError as error:
         errors.extend(error.messages)
     if errors:
         raise ValidationError(errors)
     job.mapping, job.encoding = mapping, encoding
-    job.delimiter = sniff_delimiter(text)
+    job.delimiter = delimiter
     job.save(update_fields=["mapping", "encoding", "delimiter"])
     return job
 
@@ -455,7 +495,11 @@ def _run(job: ImportJob) -> None:
     for offset, cells in enumerate(rows):
         result = validate_row(offset + 2, cells, job.mapping, context)
         if result.cleaned is None:
-            errors.extend([result.number, column, message] for column, message in sorted(result.errors.items()))
+            # Stored as JSON: a NUL echoed from a cell into a message would fail the whole import.
+            errors.extend(
+                [result.number, column, storable_text(message) or _("Invalid value.")]
+                for column, message in sorted(result.errors.items())
+            )
         else:
             valid.append(result.cleaned)
         if offset % step == 0:
@@ -512,11 +556,5 @@ def error_csv(job: ImportJob) -> bytes:
     for offset, cells in enumerate(rows[1:]):
         number = offset + 2
         if number in by_row:
-            writer.writerow([number, *[_safe_cell(c) for c in cells], " / ".join(by_row[number])])
+            writer.writerow([number, *[escape_formula(c) for c in cells], " / ".join(by_row[number])])
     return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
-
-
-def _safe_cell(value: str) -> str:
-    from .export import escape_formula
-
-    return escape_formula(value)

@@ -1,10 +1,8 @@
 """CSV export of the (filtered) lead list: UTF-8 with BOM (Excel opens Japanese correctly), streamed,
-and every cell that a spreadsheet would run as a formula escaped."""
+and every cell that a spreadsheet would run as a formula escaped (tenants.csvutil)."""
 
 from __future__ import annotations
 
-import codecs
-import csv
 from collections.abc import Iterator
 
 from django.db import transaction
@@ -12,23 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tenants.context import activate_in_transaction, tenant_scope
+from tenants.csvutil import csv_lines
 
 from .models import Authority, Budget, SizeBand, Stage, Timing
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_formula(value) -> str:
-    """'=SUM(A1)' → "'=SUM(A1)": a leading quote makes spreadsheets show the text instead of running it."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 def _columns(channel_labels: dict[str, str], custom_definitions: list) -> list[tuple[str, object]]:
@@ -77,11 +61,14 @@ def stream_csv(
     def generate() -> Iterator[bytes]:
         with translation.override(language), tenant_scope(tenant_id, atomic=False), transaction.atomic():
             activate_in_transaction()
-            writer = csv.writer(_Echo())
             columns = _columns(channel_labels, custom_definitions)
-            yield codecs.BOM_UTF8 + writer.writerow([escape_formula(title) for title, _getter in columns]).encode()
-            # The queryset was built (and scoped) in the view; it is evaluated here, inside the scope again.
-            for lead in queryset.select_related("owner").order_by("-id").iterator(chunk_size=2000):
-                yield writer.writerow([escape_formula(getter(lead)) for _title, getter in columns]).encode("utf-8")
+
+            def rows():
+                yield [title for title, _getter in columns]
+                # The queryset was built (and scoped) in the view; it is evaluated here, inside the scope again.
+                for lead in queryset.select_related("owner").order_by("-id").iterator(chunk_size=2000):
+                    yield [getter(lead) for _title, getter in columns]
+
+            yield from csv_lines(rows())
 
     return generate()

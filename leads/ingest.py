@@ -31,13 +31,21 @@ from tenants.context import require_tenant_id
 from .hooks import leads_changed
 from .models import Activity, IdentityKind, Lead, LeadIdentity, LeadStageChange, Stage
 from .normalize import normalize_company, normalize_email, normalize_name
-from .validation import CONSENT_FIELDS, EMAIL_RE, PROFILE_FIELDS, clean_occurred_at
+from .validation import (
+    CONSENT_FIELDS,
+    EARLIEST_EVENT,
+    EMAIL_RE,
+    EVENT_HORIZON,
+    PROFILE_FIELDS,
+    clean_occurred_at,
+    storable_json,
+    unstorable,
+)
 
 MAX_ACTIVITIES_PER_REQUEST = 1000
 MAX_PROPERTIES_BYTES = 16 * 1024
-
-# Measures the properties' size as stored (one encoder, not one per item as json.dumps with options builds).
-_SIZE_ENCODER = json.JSONEncoder(ensure_ascii=False)
+MAX_BIGINT = 2**63 - 1
+_MAX_OFFSET = dt.timedelta(hours=16)  # PostgreSQL reads UTC offsets up to ±15:59
 
 ITEM_FIELDS = {"lead_id", "email", "type", "occurred_at", "url", "campaign", "properties", "source", "external_id"}
 
@@ -90,9 +98,16 @@ def _text(item: dict, name: str, max_length: int, errors: dict) -> str:
     if value is None:
         return ""
     if type(value) is str and len(value) <= max_length:
+        # Plain ASCII without NUL (nearly every value) is storable: checked without a call.
+        if ("\x00" in value or not value.isascii()) and (problem := unstorable(value)):
+            errors.setdefault(name, []).append(problem)
+            return ""
         return value.strip()
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         errors.setdefault(name, []).append(_("Send text."))
+        return ""
+    if problem := unstorable(value):
+        errors.setdefault(name, []).append(problem)
         return ""
     value = str(value).strip()
     if len(value) > max_length:
@@ -106,7 +121,8 @@ def parse_activity_items(
     """Validate REST bulk items. Returns (valid items, rejected results); a bad item never drops the others."""
     valid: list[ActivityIn] = []
     rejected: list[ItemResult] = []
-    horizon = timezone.now() + dt.timedelta(days=1)
+    horizon = timezone.now() + EVENT_HORIZON
+    utc = dt.UTC
     fromisoformat = dt.datetime.fromisoformat
     for index, item in enumerate(raw_items):
         errors: dict[str, list[str]] = {}
@@ -125,7 +141,7 @@ def parse_activity_items(
             errors.setdefault("type", []).append(_("Unknown activity type “%(type)s”.") % {"type": activity_type[:60]})
         lead_id = item.get("lead_id")
         email = item.get("email")
-        if lead_id is not None and (type(lead_id) is not int or lead_id <= 0):
+        if lead_id is not None and (type(lead_id) is not int or not 0 < lead_id <= MAX_BIGINT):
             errors.setdefault("lead_id", []).append(_("Send the lead's id as a number."))
             lead_id = None
         if email is not None:
@@ -144,8 +160,11 @@ def parse_activity_items(
                 occurred_at = fromisoformat(occurred_raw)
             except ValueError:
                 occurred_at = None
-            if occurred_at is not None and (occurred_at.tzinfo is None or occurred_at > horizon):
-                occurred_at = None
+            if occurred_at is not None:
+                if occurred_at.tzinfo is None or not EARLIEST_EVENT <= occurred_at <= horizon:
+                    occurred_at = None  # the slow path says why (or reads it in the tenant's time zone)
+                elif not -_MAX_OFFSET < occurred_at.utcoffset() < _MAX_OFFSET:
+                    occurred_at = occurred_at.astimezone(utc)  # PostgreSQL refuses offsets beyond ±15:59
         if occurred_at is None:
             try:
                 occurred_at = clean_occurred_at(occurred_raw)
@@ -158,8 +177,12 @@ def parse_activity_items(
         properties = item.get("properties") or {}
         if not isinstance(properties, dict):
             errors.setdefault("properties", []).append(_("Send the properties as an object."))
-        elif properties and len(_SIZE_ENCODER.encode(properties)) > MAX_PROPERTIES_BYTES:
-            errors.setdefault("properties", []).append(_("The properties are larger than 16 KB."))
+        elif properties:
+            encoded, problem = storable_json(properties)
+            if problem:
+                errors.setdefault("properties", []).append(problem)
+            elif len(encoded) > MAX_PROPERTIES_BYTES:
+                errors.setdefault("properties", []).append(_("The properties are larger than 16 KB."))
         if errors:
             rejected.append(ItemResult(index, "rejected", external_id=external_id, errors=errors))
             continue

@@ -90,6 +90,19 @@ class Segment(models.TextChoices):
     COLD = "cold", _("Cold")
 
 
+# Timestamps fed from outside (events, imports, CRMs) must lie in 2000–2100: a value PostgreSQL would store as
+# year 1 BC cannot be read back by Python and would break every list, export and delete of the tenant.
+# Validation (leads/validation.py) refuses such values with a message; these CHECKs make them impossible.
+STORABLE_FROM, STORABLE_UNTIL = "2000-01-01T00:00:00+00:00", "2100-01-01T00:00:00+00:00"
+
+
+def in_storable_range(column: str, *, name: str, nullable: bool = False) -> models.CheckConstraint:
+    condition = Q(**{f"{column}__gte": STORABLE_FROM, f"{column}__lt": STORABLE_UNTIL})
+    if nullable:
+        condition |= Q(**{f"{column}__isnull": True})
+    return models.CheckConstraint(condition=condition, name=name)
+
+
 class Lead(TenantOwned):
     """A person at a prospect company. Email is unique per tenant (normalised).
 
@@ -155,7 +168,12 @@ class Lead(TenantOwned):
     class Meta:
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
-        constraints = [models.UniqueConstraint(fields=["tenant", "email"], name="lead_unique_tenant_email")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "email"], name="lead_unique_tenant_email"),
+            in_storable_range("first_seen_at", name="lead_first_seen_at_range", nullable=True),
+            in_storable_range("last_activity_at", name="lead_last_activity_at_range", nullable=True),
+            in_storable_range("stage_changed_at", name="lead_stage_changed_at_range", nullable=True),
+        ]
         indexes = [
             models.Index(fields=["tenant", "-id"], name="lead_tenant_id_desc_idx"),
             models.Index(fields=["tenant", "stage"], name="lead_tenant_stage_idx"),
@@ -201,7 +219,8 @@ class Activity(TenantOwned):
                 fields=["tenant", "external_id"],
                 condition=Q(external_id__isnull=False),
                 name="activity_unique_tenant_external_id",
-            )
+            ),
+            in_storable_range("occurred_at", name="activity_occurred_at_range"),
         ]
         indexes = [
             # Covering index for per-lead aggregation (rescoring) and the timeline.
@@ -263,6 +282,14 @@ class LeadFeedback(TenantOwned):
 
     class Meta:
         ordering = ["occurred_at", "id"]
+        constraints = [
+            in_storable_range("occurred_at", name="feedback_occurred_at_range"),
+            models.CheckConstraint(
+                condition=Q(expected_close_on__isnull=True)
+                | Q(expected_close_on__gte="2000-01-01", expected_close_on__lte="2100-12-31"),
+                name="feedback_expected_close_on_range",
+            ),
+        ]
         indexes = [
             models.Index(fields=["tenant", "lead", "occurred_at"], name="feedback_lead_idx"),
             models.Index(fields=["tenant", "outcome", "occurred_at"], name="feedback_outcome_idx"),

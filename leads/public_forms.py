@@ -29,7 +29,7 @@ from . import selectors, services
 from .defaults import FORM_HONEYPOT_FIELD, FORM_TOKEN_FIELD
 from .ingest import ActivityIn, ingest_activities
 from .models import ActivityTypes, FormEndpoint
-from .validation import LeadFieldContext, clean_lead_fields
+from .validation import LeadFieldContext, clean_lead_fields, storable_text, unstorable
 
 logger = logging.getLogger("ondo.leads.forms")
 
@@ -44,7 +44,11 @@ def _cors(response):
 
 
 def _json(data: dict, status: int = 200):
-    return _cors(JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False}))
+    try:
+        response = JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+    except UnicodeEncodeError:  # a lone surrogate in an echoed field name: escaped, the JSON stays valid
+        response = JsonResponse(data, status=status)
+    return _cors(response)
 
 
 def _client_ip(request) -> str:
@@ -66,12 +70,13 @@ def _rate_limited(tenant_id: int, key: str, ip: str) -> int | None:
     return None
 
 
-def _submitted_data(request) -> dict[str, str]:
+def _submitted_data(request) -> dict | None:
+    """The submitted fields; None when a JSON body cannot be read."""
     if request.content_type == "application/json":
         try:
             body = json.loads(request.body or b"{}")
-        except ValueError:
-            return {}
+        except (ValueError, RecursionError):  # not JSON (NaN included: not JSON either), or absurdly deep
+            return None
         return {str(k): v for k, v in body.items()} if isinstance(body, dict) else {}
     return {key: request.POST.get(key, "") for key in request.POST}
 
@@ -100,6 +105,8 @@ def submit(request, tenant_slug: str, form_key: str):
         response["Retry-After"] = str(wait)
         return response
     data = _submitted_data(request)
+    if data is None:
+        return _json({"errors": {"__all__": [_("The form data is not valid JSON.")]}}, status=400)
     with tenant_scope(tenant.id):
         form = FormEndpoint.objects.filter(key=form_key, is_active=True).first()
         if form is None:
@@ -124,8 +131,13 @@ def _store(request, form: FormEndpoint, data: dict):
     field_map = form.field_map or {}
     raw: dict = {}
     extra: dict = {}
+    # Values that cannot be stored (NUL, lone surrogates, absurd nesting) are refused with the field's name.
+    errors: dict[str, list[str]] = {}
     for name, value in data.items():
         if name in (FORM_TOKEN_FIELD, FORM_HONEYPOT_FIELD):
+            continue
+        if problem := unstorable(name) or unstorable(value):
+            errors[name] = [problem]
             continue
         value = str(value)[:MAX_FIELD_LENGTH]
         target = field_map.get(name)
@@ -136,11 +148,12 @@ def _store(request, form: FormEndpoint, data: dict):
     context = LeadFieldContext.load()
     try:
         cleaned = clean_lead_fields(raw, context=context, partial=True)
-        if not cleaned.get("email"):
+        if not cleaned.get("email") and not errors:
             raise ValidationError({"email": [_("Enter an email address.")]})
     except ValidationError as error:
         field_names = {target: name for name, target in field_map.items()}
-        errors = {field_names.get(key, key): messages for key, messages in error.message_dict.items()}
+        errors = {**{field_names.get(key, key): messages for key, messages in error.message_dict.items()}, **errors}
+    if errors:
         return _json({"errors": errors}, status=400)
 
     lead = selectors.lead_by_email(cleaned["email"])
@@ -167,7 +180,7 @@ def _store(request, form: FormEndpoint, data: dict):
                 type=ActivityTypes.FORM_SUBMIT,
                 occurred_at=timezone.now(),
                 lead_id=lead.pk,
-                url=request.headers.get("Referer", "")[:1000],
+                url=storable_text(request.headers.get("Referer", ""))[:1000],
                 campaign=form.campaign,
                 properties={"form": form.key, "form_name": form.name, "fields": extra},
                 source="form",

@@ -46,7 +46,7 @@ from . import selectors
 from .ingest import ActivityIn, ingest_activities, link_identities, upsert_leads
 from .models import ActivityTypes, IdentityKind
 from .normalize import normalize_email, normalize_key
-from .validation import EMAIL_RE, LeadFieldContext, clean_lead_fields
+from .validation import EMAIL_RE, LeadFieldContext, check_event_time, clean_lead_fields, unstorable
 
 logger = logging.getLogger("ondo.leads.segment")
 
@@ -150,6 +150,8 @@ def handle(request, message_type: str | None = None) -> JsonResponse:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise SegmentError(400, "invalid_request", _("The body is not valid JSON."))
+        except RecursionError:
+            raise SegmentError(400, "invalid_request", _("The body is nested too deeply to be read as JSON."))
         if not isinstance(body, dict):
             raise SegmentError(400, "invalid_request", _("Send a JSON object."))
         if header_key is None:
@@ -168,7 +170,8 @@ def handle(request, message_type: str | None = None) -> JsonResponse:
     except SegmentError as error:
         return error.response()
     if summary["skipped"]:
-        logger.info("segment batch for tenant %s: %s", api_key.tenant_id, summary)
+        counts = {key: value for key, value in summary.items() if key != "errors"}
+        logger.info("segment batch for tenant %s: %s", api_key.tenant_id, counts)
     return JsonResponse({"success": True, **summary}, status=200)
 
 
@@ -200,6 +203,10 @@ def _id(value: Any) -> str:
 
 
 def _timestamp(message: dict) -> dt.datetime:
+    """The event time: the first of timestamp / originalTimestamp / sentAt that parses; now without one.
+
+    A time outside 2000 .. now + 1 day is refused (ValidationError keyed by its field): stored, year 1 would
+    be unreadable. A client clock up to a day ahead of ours is clamped to now (never future activity)."""
     now = timezone.now()
     for key in ("timestamp", "originalTimestamp", "sentAt"):
         raw = message.get(key)
@@ -209,8 +216,12 @@ def _timestamp(message: dict) -> dt.datetime:
             except ValueError:
                 continue
             if timezone.is_naive(value):
-                value = timezone.make_aware(value, dt.UTC)
-            return min(value, now)  # a client clock ahead of ours never yields future activity
+                value = value.replace(tzinfo=dt.UTC)
+            try:
+                value = check_event_time(value)
+            except ValidationError as error:
+                raise ValidationError({key: error.messages})
+            return min(value, now)
     return now
 
 
@@ -293,29 +304,48 @@ def _clean_partially(data: dict, context: LeadFieldContext) -> dict:
     return cleaned
 
 
-def process_messages(messages: list) -> dict[str, int]:
-    """Store a batch: identifies (set-based lead upsert + identity links), then activities."""
+def process_messages(messages: list) -> dict[str, Any]:
+    """Store a batch: identifies (set-based lead upsert + identity links), then activities.
+
+    A malformed message is skipped alone; `errors` lists each with its reasons by field (the clients
+    only look at the status code, but a person reading their logs or the response sees why)."""
     maps = selectors.ingest_maps()
     context = LeadFieldContext.load()
     skipped = 0
+    errors: list[dict[str, Any]] = []
     identifies: list[tuple[dict, str, str, str]] = []  # (cleaned, email, user_id, anonymous_id)
     aliases: list[tuple[str, str]] = []
     activities: list[ActivityIn] = []
+
+    def reject(index: int, message: Any, reasons: dict[str, list[str]]) -> None:
+        nonlocal skipped
+        skipped += 1
+        message_id = _id(message.get("messageId")) if isinstance(message, dict) else ""
+        errors.append({"index": index, "messageId": message_id or None, "errors": reasons})
+
     for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("type") not in MESSAGE_TYPES:
-            skipped += 1
+        if not isinstance(message, dict):
+            reject(index, message, {"message": [_("Send each message as an object.")]})
             continue
-        kind = message["type"]
+        # Anything in the message may end up stored (ids, properties, traits): one check of the whole.
+        problem = unstorable(message)
+        if problem:
+            reject(index, message, {"message": [problem]})
+            continue
+        kind = message.get("type")
+        if not isinstance(kind, str) or kind not in MESSAGE_TYPES:  # a list or object is unhashable
+            reject(index, message, {"type": [_("Unknown message type.")]})
+            continue
         user_id, anonymous_id = _id(message.get("userId")), _id(message.get("anonymousId"))
         if kind == "alias":
             previous = _id(message.get("previousId"))
             if previous and user_id:
                 aliases.append((previous, user_id))
             else:
-                skipped += 1
+                reject(index, message, {"previousId": [_("An alias needs previousId and userId.")]})
             continue
         if not user_id and not anonymous_id:
-            skipped += 1
+            reject(index, message, {"userId": [_("Send userId or anonymousId.")]})
             continue
         if kind == "group":
             continue  # accepted; company data comes with identify traits
@@ -331,10 +361,15 @@ def process_messages(messages: list) -> dict[str, int]:
         page = context_data.get("page") if isinstance(context_data.get("page"), dict) else {}
         url = str(properties.get("url") or page.get("url") or "")[:1000]
         stored = dict(properties)
+        try:
+            occurred_at = _timestamp(message)
+        except ValidationError as error:
+            reject(index, message, error.message_dict)
+            continue
         if kind == "track":
             event = str(message.get("event") or "")[:200]
             if not event:
-                skipped += 1
+                reject(index, message, {"event": [_("A track call needs the event name.")]})
                 continue
             activity_type = maps.event_type(event)
             stored["event"] = event
@@ -349,7 +384,7 @@ def process_messages(messages: list) -> dict[str, int]:
             ActivityIn(
                 index=index,
                 type=activity_type,
-                occurred_at=_timestamp(message),
+                occurred_at=occurred_at,
                 email=email,
                 user_id="" if user_id == email else user_id,
                 anonymous_id=anonymous_id,
@@ -394,6 +429,7 @@ def process_messages(messages: list) -> dict[str, int]:
         "identified": len(identifies),
         "linked": linked,
         "skipped": skipped,
+        "errors": errors,
     }
 
 

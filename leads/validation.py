@@ -9,6 +9,8 @@ loaded once), so a CSV import validates 100,000 rows without touching the databa
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -62,6 +64,17 @@ EMAIL_RE = re.compile(EMAIL_SQL_REGEX)
 PHONE_RE = re.compile(r"^\+?[0-9()\- ]{6,40}$")
 _TRUE = {"1", "true", "yes", "y", "on", "はい", "有", "あり", "○", "〇", "✓"}
 _FALSE = {"0", "false", "no", "n", "off", "いいえ", "無", "なし", "×", ""}
+
+# Event times (activities, feedback) lie between 2000 and a day ahead; the database refuses anything outside
+# 2000–2100 (the CheckConstraints in models.py), so a value PostgreSQL would store as year 1 BC, unreadable
+# afterwards, can never be written.
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+EVENT_HORIZON = dt.timedelta(days=1)
+# Dates a person types into a custom date field (founded, contract renewal ...).
+EARLIEST_CUSTOM_DATE, LATEST_CUSTOM_DATE = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+# JSON from outside nested deeper than this is refused per item: far beyond any real payload, and well
+# below the depths where Python's and PostgreSQL's JSON code run out of stack.
+MAX_NESTING = 64
 
 
 @dataclass
@@ -134,7 +147,7 @@ def parse_int(raw: Any) -> int | None:
     if isinstance(raw, int):
         return raw
     if isinstance(raw, float):
-        if raw != int(raw):
+        if not math.isfinite(raw) or raw != int(raw):
             raise ValueError("fraction")
         return int(raw)
     text = nfkc(str(raw)).strip().replace(",", "").replace(" ", "")
@@ -166,6 +179,96 @@ def size_band_for(employee_count: int | None) -> str:
     return ""
 
 
+# --- values PostgreSQL cannot store ------------------------------------------------------------------
+
+_BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
+# In JSON text an escaped NUL reads "\u0000"; a lone surrogate stays raw (ensure_ascii=False).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_STRICT_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False)
+
+
+def _nul_message() -> str:
+    return _("Contains a NUL character (U+0000), which cannot be stored.")
+
+
+def _surrogate_message() -> str:
+    return _("Contains invalid Unicode (a lone surrogate), which cannot be stored.")
+
+
+def _not_finite_message() -> str:
+    return _("Contains NaN or Infinity, which are not numbers that can be stored.")
+
+
+def _too_deep_message() -> str:
+    return _("The data is nested more than %(max)d levels deep.") % {"max": MAX_NESTING}
+
+
+def _text_problem(text: str) -> str | None:
+    if text.isascii():  # the common case: only a NUL can be wrong
+        return _nul_message() if "\x00" in text else None
+    match = _BAD_CHAR.search(text)
+    if match is None:
+        return None
+    return _nul_message() if match.group() == "\x00" else _surrogate_message()
+
+
+def unstorable(value: Any) -> str | None:
+    """Why this JSON-like value (text, number, list, object) cannot be stored, in the active language:
+    a NUL character or a lone surrogate anywhere (keys too), NaN/Infinity, nesting deeper than
+    MAX_NESTING. None when it can. Cheap for the common case: one C-level encode and scan."""
+    if isinstance(value, str):
+        return _text_problem(value)
+    if isinstance(value, float):
+        return None if math.isfinite(value) else _not_finite_message()
+    if value is None or isinstance(value, bool | int):
+        return None
+    return storable_json(value)[1]
+
+
+def storable_json(value: Any) -> tuple[str, str | None]:
+    """(the value as JSON text, None), or ("", why it cannot be stored): one encode serves the check and a
+    size limit."""
+    try:
+        text = _STRICT_ENCODER.encode(value)
+    except (ValueError, TypeError, RecursionError):  # NaN/Infinity, a non-JSON type, absurd depth
+        return "", _walk(value)
+    # Brackets in the text bound the depth from above (those inside strings only over-count).
+    suspect = "\\u0000" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
+    if not suspect and text.count("[") + text.count("{") <= MAX_NESTING:
+        return text, None
+    problem = _walk(value)
+    return ("", problem) if problem else (text, None)
+
+
+def _walk(value: Any) -> str | None:
+    """The slow, exact check behind `unstorable` (iterative: no recursion limit to hit)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            problem = _text_problem(item)
+            if problem:
+                return problem
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return _not_finite_message()
+        elif isinstance(item, dict | list | tuple):
+            if depth >= MAX_NESTING:
+                return _too_deep_message()
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+    return None
+
+
+def storable_text(value: Any) -> str:
+    """Text from outside that is only kept, never validated (a Referer): '' when it cannot be stored."""
+    text = "" if value is None else str(value)
+    return "" if _BAD_CHAR.search(text) else text
+
+
 def _max_length(name: str) -> int:
     return Lead._meta.get_field(name).max_length
 
@@ -183,6 +286,9 @@ def clean_custom_value(definition, raw: Any):
     """One custom field value, by its definition's type. Empty → None (the key is dropped)."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
+    problem = unstorable(raw)
+    if problem:
+        raise ValidationError(problem)
     kind = definition.field_type
     if kind == CustomFieldType.NUMBER:
         if isinstance(raw, bool):
@@ -200,9 +306,14 @@ def clean_custom_value(definition, raw: Any):
         except ValueError:
             raise ValidationError(_("Enter yes or no."))
     if kind == CustomFieldType.DATE:
-        value = raw if isinstance(raw, dt.date) else parse_date(nfkc(str(raw)).strip().replace("/", "-"))
+        try:
+            value = raw if isinstance(raw, dt.date) else parse_date(nfkc(str(raw)).strip().replace("/", "-"))
+        except ValueError:  # a well-formed impossible date (2026-02-30)
+            value = None
         if value is None:
             raise ValidationError(_("Enter a date like 2026/04/01."))
+        if not EARLIEST_CUSTOM_DATE <= value <= LATEST_CUSTOM_DATE:
+            raise ValidationError(_("Enter a date between 1900 and 2100."))
         return value.isoformat()
     if kind == CustomFieldType.CHOICE:
         text = nfkc(str(raw)).strip()
@@ -230,12 +341,20 @@ def clean_lead_fields(
     def fail(name: str, message: str) -> None:
         errors.setdefault(name, []).append(str(message))
 
+    # Values that cannot be stored are that field's error, checked first: no other message repeats them.
+    problems = {key: unstorable(value) for key, value in data.items()}
+    if any(problems.values()):
+        for key, problem in problems.items():
+            if problem:
+                fail(str(key), problem)
+        data = {key: value for key, value in data.items() if not problems[key]}
+
     unknown = [key for key in data if key not in WRITABLE_FIELDS]
     if unknown and not allow_unknown:
         for key in unknown:
             fail(key, _("Unknown field."))
 
-    if "email" in data or not partial:
+    if ("email" in data or not partial) and "email" not in errors:
         try:
             cleaned["email"] = clean_email(data.get("email"))
         except ValidationError as error:
@@ -360,7 +479,7 @@ def clean_lead_fields(
 
 
 def clean_occurred_at(raw: Any, *, default: dt.datetime | None = None) -> dt.datetime:
-    """An event time: ISO 8601 (Z or offset; naive = tenant time zone), at most a day ahead."""
+    """An event time: ISO 8601 (Z or offset; naive = tenant time zone), from 2000 to a day ahead, in UTC."""
     if raw is None or raw == "":
         if default is not None:
             return default
@@ -380,12 +499,19 @@ def clean_occurred_at(raw: Any, *, default: dt.datetime | None = None) -> dt.dat
             if value is None:
                 raise not_iso
     if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    try:
-        # Stored in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
-        value = value.astimezone(dt.UTC)
-    except OverflowError:
-        raise not_iso
-    if value > timezone.now() + dt.timedelta(days=1):
-        raise ValidationError(_("The time lies in the future."))
-    return value
+        try:
+            value = timezone.make_aware(value)
+        except (OverflowError, ValueError):
+            value = value.replace(tzinfo=dt.UTC)  # year 1 or 9999: out of range below either way
+    return check_event_time(value)
+
+
+def check_event_time(value: dt.datetime, *, horizon: dt.timedelta = EVENT_HORIZON) -> dt.datetime:
+    """An aware event time in UTC if it lies between 2000 and now + `horizon`, else a ValidationError.
+
+    Stored in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts."""
+    if value < EARLIEST_EVENT:
+        raise ValidationError(_("The time lies before the year 2000."), code="too_early")
+    if value > timezone.now() + horizon:
+        raise ValidationError(_("The time lies in the future."), code="future")
+    return value.astimezone(dt.UTC)

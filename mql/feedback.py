@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from leads.models import FeedbackOutcome, Lead, LeadFeedback, LeadStageChange, Stage
 from leads.services import lead_change_stage
+from leads.validation import EARLIEST_EVENT
 from tenants.context import require_tenant_id
 from tenants.models import Membership, User
 from tenants.roles import CAPABILITIES
@@ -71,9 +72,12 @@ def _parse_date(value, *, field: str) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(str(value).strip().replace("/", "-"))
+        value = dt.date.fromisoformat(str(value).strip().replace("/", "-"))
     except ValueError:
         raise ValidationError({field: _("Enter a date like 2026-12-31.")})
+    if not dt.date(2000, 1, 1) <= value <= dt.date(2100, 12, 31):  # as the database constraint
+        raise ValidationError({field: _("Choose a date between 2000 and 2100.")})
+    return value
 
 
 def _parse_moment(value) -> dt.datetime:
@@ -99,6 +103,9 @@ def _parse_moment(value) -> dt.datetime:
             raise ValidationError({"occurred_at": _("Enter a date like 2026-12-31 or a time like 2026-12-31T10:00.")})
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
+    if moment < EARLIEST_EVENT:  # year 1 would be stored as 1 BC, unreadable (the database refuses it too)
+        raise ValidationError({"occurred_at": _("The time lies before the year 2000.")})
+    moment = moment.astimezone(dt.UTC)  # PostgreSQL refuses offsets beyond ±15:59
     if date_only and timezone.localdate(moment) == timezone.localdate(now):
         moment = min(moment, now)  # "today" before noon is now, not a time still to come
     if moment > now + dt.timedelta(minutes=5):

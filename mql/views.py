@@ -6,7 +6,6 @@ mql:inbox (sales inbox), mql:feedback_report, mql:calibration, ...
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 
 from django.contrib import messages
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from leads.models import FeedbackOutcome, Lead, LeadFeedback, Stage
+from tenants.csvutil import csv_lines
 from tenants.decorators import render_htmx, tenant_permission_required
 from tenants.errors import errors_text
 from tenants.models import Membership
@@ -524,16 +524,6 @@ def feedback_report(request, slug):
     return render_htmx(request, "mql/report.html", context, fragment="report", status=status)
 
 
-def _csv_safe(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @tenant_permission_required("export")
 def feedback_export(request, slug):
     form, period = _period(request)
@@ -545,7 +535,6 @@ def feedback_export(request, slug):
         .select_related("lead", "recorded_by")
         .order_by("occurred_at", "id")
     )
-    writer = csv.writer(_Echo())
     header = [
         _("Date"),
         _("Lead email"),
@@ -564,33 +553,27 @@ def feedback_export(request, slug):
     ]
 
     def generate():
-        yield "\ufeff"
-        yield writer.writerow(header)
+        yield header
         for item in rows.iterator(chunk_size=2000):
             lead = item.lead
-            yield writer.writerow(
-                [
-                    _csv_safe(v)
-                    for v in [
-                        timezone.localtime(item.occurred_at).strftime("%Y/%m/%d %H:%M"),
-                        lead.email,
-                        lead.company,
-                        lead.channel,
-                        lead.campaign,
-                        lead.segment,
-                        lead.score_total,
-                        FeedbackOutcome(item.outcome).label,
-                        reasons.get(item.reason, item.reason),
-                        item.note,
-                        item.amount if item.amount is not None else "",
-                        item.expected_close_on.isoformat() if item.expected_close_on else "",
-                        item.recorded_by.email if item.recorded_by else "",
-                        item.mql_definition_version or "",
-                    ]
-                ]
-            )
+            yield [
+                timezone.localtime(item.occurred_at).strftime("%Y/%m/%d %H:%M"),
+                lead.email,
+                lead.company,
+                lead.channel,
+                lead.campaign,
+                lead.segment,
+                lead.score_total,
+                FeedbackOutcome(item.outcome).label,
+                reasons.get(item.reason, item.reason),
+                item.note,
+                item.amount if item.amount is not None else "",
+                item.expected_close_on.isoformat() if item.expected_close_on else "",
+                item.recorded_by.email if item.recorded_by else "",
+                item.mql_definition_version or "",
+            ]
 
-    response = StreamingHttpResponse(generate(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(csv_lines(generate()), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="sales-feedback.csv"'
     return response
 

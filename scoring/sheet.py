@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from tenants.csvutil import escape_formula, unescape_formula
+
 HEADER = ["スコア種別", "項目", "条件", "配点", "備考"]
 KIND_BEHAVIOUR = "行動スコア"
 KIND_FIT = "属性スコア"
@@ -136,17 +138,6 @@ def _int(text: str) -> int:
     if not re.fullmatch(r"-?[0-9]+", cleaned):
         raise ValueError(cleaned)
     return int(cleaned)
-
-
-def _unescape(cell: str) -> str:
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@":
-        return cell[1:]
-    return cell
-
-
-def _escape(cell: str) -> str:
-    # A cell starting with = + - @ would be run as a formula by spreadsheet software.
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
 
 
 def _parse_dsl(text: str) -> dict[str, str]:
@@ -276,7 +267,7 @@ def parse(text: str) -> SheetModel:
         if len(row) < 4:
             errors.append(RowError(number, _("Expected 5 columns: %(header)s") % {"header": ",".join(HEADER)}))
             continue
-        kind, label, condition, points, note = ([_unescape(c.strip()) for c in row] + [""] * 5)[:5]
+        kind, label, condition, points, note = ([unescape_formula(c.strip()) for c in row] + [""] * 5)[:5]
         description, dsl = _split_condition(condition)
         try:
             if kind == KIND_SEGMENT:
@@ -436,7 +427,13 @@ def export(model: SheetModel) -> str:
         if not _same_behaviour(rule, KNOWN_BEHAVIOUR.get(_key(rule["label"]))):
             condition = f"{condition} [{_behaviour_dsl(rule)}]".strip()
         writer.writerow(
-            [KIND_BEHAVIOUR, _escape(rule["label"]), _escape(condition), rule["points"], _escape(rule.get("note", ""))]
+            [
+                KIND_BEHAVIOUR,
+                escape_formula(rule["label"]),
+                escape_formula(condition),
+                rule["points"],
+                escape_formula(rule.get("note", "")),
+            ]
         )
     if model.behaviour_cap is not None:
         writer.writerow([KIND_BEHAVIOUR, "上限", "行動スコアの上限 [cap]", model.behaviour_cap, ""])
@@ -445,7 +442,13 @@ def export(model: SheetModel) -> str:
         if not _same_fit(rule, KNOWN_FIT.get(_key(rule["label"]))):
             condition = f"{condition} [{_fit_dsl(rule)}]".strip()
         writer.writerow(
-            [KIND_FIT, _escape(rule["label"]), _escape(condition), rule["points"], _escape(rule.get("note", ""))]
+            [
+                KIND_FIT,
+                escape_formula(rule["label"]),
+                escape_formula(condition),
+                rule["points"],
+                escape_formula(rule.get("note", "")),
+            ]
         )
     if model.fit_cap is not None:
         writer.writerow([KIND_FIT, "上限", "属性スコアの上限 [cap]", model.fit_cap, ""])
@@ -470,10 +473,10 @@ def export(model: SheetModel) -> str:
         writer.writerow(
             [
                 KIND_SEGMENT,
-                _escape(segment["label"]),
-                _escape(condition),
-                _escape(segment.get("priority", "")),
-                _escape(segment.get("follow_up", "")),
+                escape_formula(segment["label"]),
+                escape_formula(condition),
+                escape_formula(segment.get("priority", "")),
+                escape_formula(segment.get("follow_up", "")),
             ]
         )
     return out.getvalue()

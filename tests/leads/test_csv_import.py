@@ -7,6 +7,7 @@ import io
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import translation
 
 from leads import csv_import, services
 from leads.models import DuplicateCandidate, ImportJob, ImportStatus, Lead, LeadStageChange
@@ -101,6 +102,48 @@ class TestEncodings:
         assert job.created_count == 1
 
 
+class TestUnreadableFiles:
+    """Files the parser cannot take get a clear error in the user's language (never a 5xx)."""
+
+    def test_a_cell_over_128_kb_is_a_clear_error(self, scoped):
+        data = csv_bytes([["a@example.jp", "x" * 200_000]], "utf-8", header=["email", "need"])
+        with translation.override("en"), pytest.raises(ValidationError) as error:
+            upload(data)
+        assert "128 KB" in str(error.value) and "2" in str(error.value)  # the row the cell is on
+        assert ImportJob.objects.count() == 0
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            codecs.BOM_UTF16_LE + "email,name\r\na@example.jp,山田\r\n".encode("utf-16-le"),
+            codecs.BOM_UTF16_BE + "email,name\r\na@example.jp,山田\r\n".encode("utf-16-be"),
+            "email,name\r\na@example.jp,yamada\r\n".encode("utf-16-le"),  # no BOM
+        ],
+        ids=["utf-16-le", "utf-16-be", "utf-16-no-bom"],
+    )
+    @pytest.mark.parametrize("encoding", ["auto", "utf-8", "cp932"])
+    def test_utf16_is_a_clear_error(self, scoped, data, encoding):
+        with translation.override("en"), pytest.raises(ValidationError) as error:
+            upload(data, encoding=encoding)
+        assert "UTF-16" in str(error.value)
+        assert ImportJob.objects.count() == 0
+
+    def test_a_nul_in_the_header_row_is_a_clear_error(self, scoped):
+        with pytest.raises(ValidationError):
+            upload(csv_bytes([["a@example.jp", "x"]], "utf-8", header=["email", "na\x00me"]))
+        assert ImportJob.objects.count() == 0
+
+    def test_the_upload_page_answers_400_with_the_message(self, tenant, users, client_for):
+        data = codecs.BOM_UTF16_LE + "email\r\na@example.jp\r\n".encode("utf-16-le")
+        client = client_for(users["marketing"])
+        response = client.post(
+            f"/t/{tenant.slug}/leads/import/",
+            {"file": SimpleUploadedFile("l.csv", data), "encoding": "auto"},
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+        assert response.status_code == 400 and "UTF-16" in response.content.decode()
+
+
 class TestErrors:
     def test_rows_with_errors_are_reported_per_cell_and_not_imported(self, scoped, capture):
         job = run(upload(csv_bytes(ROWS, "utf-8")), capture)
@@ -116,6 +159,27 @@ class TestErrors:
         assert rows[0][1:-1] == HEADER
         assert [r[0] for r in rows[1:]] == ["4", "5"]
         assert "メールアドレス" in rows[1][-1] and "流入経路" in rows[1][-1]
+
+    def test_a_nul_cell_rejects_only_its_row_with_the_reason(self, scoped, capture):
+        rows = [
+            ["ok1@example.jp", "山田 太郎", "", "", "", "", ""],
+            ["nul@example.jp", "鈴木\x00花子", "", "", "", "", ""],
+            ["ok2@example.jp", "佐藤 次郎", "", "", "", "", ""],
+        ]
+        with translation.override("en"):
+            job = run(upload(csv_bytes(rows, "utf-8")), capture)
+        assert job.status == ImportStatus.DONE, job.failure
+        assert (job.created_count, job.error_count) == (2, 1)
+        assert sorted(Lead.objects.values_list("email", flat=True)) == ["ok1@example.jp", "ok2@example.jp"]
+        [(row, column, message)] = job.errors
+        assert (row, column) == (3, 1) and "NUL" in message and "\x00" not in message
+        assert b"NUL" in csv_import.error_csv(job)
+
+    def test_a_nul_in_a_custom_field_cell_rejects_only_its_row(self, scoped, capture):
+        services.custom_field_create(label="メモ", key="memo", field_type="text")
+        data = csv_bytes([["ok@example.jp", "a"], ["nul@example.jp", "\x00"]], "utf-8", header=["email", "メモ"])
+        job = run(upload(data), capture)
+        assert job.status == ImportStatus.DONE and (job.created_count, job.error_count) == (1, 1)
 
     def test_error_csv_escapes_formulas(self, scoped, capture):
         rows = [['=HYPERLINK("http://evil")', "x", "", "", "", "", ""]]

@@ -1,5 +1,7 @@
 """The public inquiry-form endpoint /f/<tenant-slug>/<form-key>/: token, honeypot, rate limit, upsert."""
 
+import json
+
 import pytest
 from django.test import override_settings
 
@@ -142,3 +144,53 @@ def test_get_is_405_and_preflight_is_allowed(client, tenant, form):
     assert client.get(f"/f/{tenant.slug}/{form.key}/").status_code == 405
     preflight = client.options(f"/f/{tenant.slug}/{form.key}/")
     assert preflight.status_code == 200 and "POST" in preflight["Access-Control-Allow-Methods"]
+
+
+# --- values that cannot be stored ----------------------------------------------------------------
+
+BAD_FIELDS = {
+    "NUL in a mapped field": ({"name": "山田\x00太郎"}, "name", "NUL"),
+    "NUL in the email": ({"email": "taro\x00@example.jp"}, "email", "NUL"),
+    "NUL in an extra field": ({"favourite": "a\x00b"}, "favourite", "NUL"),
+    "NUL in an extra field's name": ({"fav\x00": "x"}, "fav\x00", "NUL"),
+}
+
+
+@pytest.mark.parametrize("encoding", ["form", "json"])
+@pytest.mark.parametrize("case", BAD_FIELDS, ids=list(BAD_FIELDS))
+def test_an_unstorable_value_is_a_400_naming_the_field_and_stores_nothing(client, tenant, form, case, encoding):
+    fields, name, reason = BAD_FIELDS[case]
+    data = {"ondo_token": form.token, "email": "taro@example.jp", "name": "山田 太郎", **fields}
+    url = f"/f/{tenant.slug}/{form.key}/"
+    if encoding == "json":
+        response = client.post(url, data, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+    else:
+        response = client.post(url, data, HTTP_ACCEPT_LANGUAGE="en", HTTP_ACCEPT="application/json")
+    assert response.status_code == 400
+    assert reason in " ".join(response.json()["errors"][name])
+    assert _leads(tenant) == []
+
+
+def test_a_lone_surrogate_in_json_is_a_400_naming_the_field(client, tenant, form):
+    body = json.dumps({"ondo_token": form.token, "email": "taro@example.jp", "name": "\ud800"})  # ascii: \\ud800
+    response = client.post(
+        f"/f/{tenant.slug}/{form.key}/", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 400 and "surrogate" in response.json()["errors"]["name"][0]
+    assert _leads(tenant) == []
+
+
+def test_a_nul_in_the_referer_does_not_break_the_submission(client, tenant, form):
+    response = submit(client, tenant, form, headers={"HTTP_REFERER": "https://example.jp/\x00"})
+    assert response.status_code == 200
+    with tenant_scope(tenant.id):
+        assert Activity.objects.get(type="form_submit").url == ""
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 5000 + b"]" * 5000, b"{'not': 'json'}", b'{"email": "a@b.jp", "name": NaN'], ids=str
+)
+def test_a_body_that_is_not_json_is_a_400_with_a_message(client, tenant, form, body):
+    response = client.post(f"/f/{tenant.slug}/{form.key}/", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["errors"]["__all__"]
+    assert _leads(tenant) == []

@@ -15,7 +15,9 @@ from django.test import Client, override_settings
 from leads import segment_compat, services
 from leads.models import Activity, Lead, LeadIdentity
 from tenants.context import tenant_scope
-from tenants.models import TenantAPIKey
+from tenants.models import Role, TenantAPIKey
+from tests.conftest import login_client
+from tests.factories import member
 
 from .conftest import make_key
 
@@ -165,6 +167,80 @@ class TestWire:
         post(client, key_b, {"batch": [_message(userId="a@example.jp", event="Email Opened")]})
         assert _activities(tenant) == []
         assert len(_activities(other_tenant)) == 1
+
+
+def _raw(body) -> bytes:
+    """JSON exactly as written: NaN, Infinity and lone surrogates (as \\ud800 escapes) included."""
+    return json.dumps(body, allow_nan=True).encode()
+
+
+BAD_MESSAGES = {
+    "year 1": (_message(userId="b@example.jp", event="x", timestamp="0001-01-01T00:30:00+01:00"), "timestamp"),
+    "before 2000": (_message(userId="b@example.jp", event="x", timestamp="1999-12-31T23:59:59Z"), "timestamp"),
+    "far ahead": (_message(userId="b@example.jp", event="x", timestamp="9999-12-31T23:30:00-01:00"), "timestamp"),
+    "NUL in a property": (_message(userId="b@example.jp", event="x", properties={"q": "a\x00"}), "message"),
+    "NUL in the event": (_message(userId="b@example.jp", event="Signed\x00Up"), "message"),
+    "NUL in the user id": (_message(userId="u\x00", event="x"), "message"),
+    "lone surrogate": (_message(userId="b@example.jp", event="x", properties={"q": "\ud800"}), "message"),
+    "NaN": (_message(userId="b@example.jp", event="x", properties={"v": float("nan")}), "message"),
+    "Infinity": (_message(userId="b@example.jp", event="x", properties={"v": float("-inf")}), "message"),
+    "deep nesting": (
+        _message(userId="b@example.jp", event="x", properties={"v": json.loads("[" * 1200 + "]" * 1200)}),
+        "message",
+    ),
+    "NUL in an identify trait": (
+        _message("identify", userId="b@example.jp", traits={"email": "b@example.jp", "name": "x\x00"}),
+        "message",
+    ),
+}
+
+
+@pytest.mark.django_db
+class TestMalformedMessages:
+    """One malformed message is rejected alone with its reason; the batch answers 200 (a client
+    would otherwise resend the same failing batch forever) and the tenant stays readable."""
+
+    @pytest.mark.parametrize("gzipped", [False, True], ids=["segment", "rudderstack-gzip"])
+    @pytest.mark.parametrize("case", BAD_MESSAGES, ids=list(BAD_MESSAGES))
+    def test_a_bad_message_is_rejected_alone_with_its_reason(self, client, tenant, api_key, case, gzipped):
+        bad, field = BAD_MESSAGES[case]
+        good = [_message(userId="a@example.jp", event="Email Opened", messageId=f"ok-{i}") for i in range(4)]
+        batch = [*good[:2], bad, *good[2:]]
+        response = post(client, api_key, None, raw=_raw({"batch": batch}), gzipped=gzipped)
+        assert response.status_code == 200, response.content[:300]
+        summary = response.json()
+        assert (summary["accepted"], summary["skipped"]) == (4, 1)
+        [error] = summary["errors"]
+        assert error["index"] == 2 and error["messageId"] == bad["messageId"] and error["errors"][field]
+        assert sorted(a.external_id for a in _activities(tenant)) == [f"ok-{i}" for i in range(4)]
+        page = login_client(member(tenant, Role.ADMIN, email="admin@acme.example")).get(f"/t/{tenant.slug}/leads/")
+        assert page.status_code == 200
+
+    def test_the_reason_is_translated(self, client, tenant, api_key):
+        bad = _message(userId="b@example.jp", event="x", timestamp="1999-12-31T23:59:59Z")
+        response = post(client, api_key, {"batch": [bad]})
+        assert "2000年" in response.json()["errors"][0]["errors"]["timestamp"][0]
+
+    def test_an_offset_beyond_15_59_is_stored_as_the_same_moment(self, client, tenant, api_key):
+        message = _message(userId="a@example.jp", event="x", timestamp="2026-11-01T10:00:00+20:00")
+        assert post(client, api_key, {"batch": [message]}).json()["accepted"] == 1
+        [activity] = _activities(tenant)
+        assert activity.occurred_at.isoformat() == "2026-10-31T14:00:00+00:00"
+
+    @pytest.mark.parametrize("path", ["/v1/track", "/v1/page", "/v1/identify"])
+    def test_a_bad_single_call_is_200_with_its_reason(self, client, tenant, api_key, path):
+        body = {"userId": "a@example.jp", "event": "x", "name": "p", "properties": {"q": "\x00"}, "traits": {}}
+        response = post(client, api_key, None, path=path, raw=_raw(body))
+        assert response.status_code == 200
+        assert response.json()["skipped"] == 1 and response.json()["errors"][0]["errors"]["message"]
+        assert _activities(tenant) == []
+
+    @pytest.mark.parametrize("path", ["/v1/batch", "/v1/track"])
+    def test_a_body_nested_too_deep_to_parse_is_a_400_with_code_and_message(self, client, tenant, api_key, path):
+        raw = b'{"batch": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+        response = post(client, api_key, None, path=path, raw=raw)
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_request" and response.json()["message"]
 
 
 @pytest.mark.django_db

@@ -326,6 +326,23 @@ class TestExport:
         assert evil[1].startswith("'=") and evil[2] == "'+cmd" and evil[3] == "'-1" and evil[4] == "'@SUM(A1)"
         assert "田中 一郎" in data.decode("utf-8-sig")
 
+    def test_export_escapes_full_width_hidden_and_separator_formulas(self, tenant, users, client_for, leads):
+        sneaky = ['＝HYPERLINK("http://x")', "\u200b=cmd|' /C calc'!A0", "|calc", ";=1", "＠SUM(A1)"]
+        with tenant_scope(tenant.id):
+            LeadFactory(
+                email="sneaky@example.jp",
+                name=sneaky[0],
+                company=sneaky[1],
+                title=sneaky[2],
+                department=sneaky[3],
+                industry=sneaky[4],
+                stage="sql",
+            )
+        response = client_for(users["sales"]).get(url(tenant, "export/"), {"stage": "sql"})
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+        row = next(row for row in rows if row[0] == "sneaky@example.jp")
+        assert [row[1], row[2], row[3], row[4], row[7]] == ["'" + text for text in sneaky]
+
     def test_viewer_cannot_export(self, tenant, users, client_for, leads):
         assert client_for(users["viewer"]).get(url(tenant, "export/")).status_code == 403
 

@@ -128,3 +128,28 @@ def test_session_users_need_the_feedback_capability(handed_over, users, tenant):
     assert response.status_code == 201
     with tenant_scope(tenant.id):
         assert LeadFeedback.objects.get().recorded_by == users["sales"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("occurred_at", "0001-01-01T00:30:00+01:00"),  # stored as 1 BC it could not be read back
+        ("occurred_at", "1999-12-31"),
+        ("expected_close_on", "0001-01-01"),
+        ("expected_close_on", "2101-01-01"),
+    ],
+)
+def test_times_outside_the_sane_range_are_400_and_change_nothing(api, handed_over, tenant, field, value):
+    outcome = "opportunity" if field == "expected_close_on" else "accepted"
+    payload = {"lead_id": handed_over.pk, "outcome": outcome, field: value}
+    response = api.post("/api/v1/mql/feedback/", payload, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400 and field in response.json()
+    with tenant_scope(tenant.id):
+        assert not LeadFeedback.objects.exists()
+
+
+def test_an_offset_beyond_15_59_is_recorded_as_the_same_moment(api, handed_over, tenant):
+    payload = {"lead_id": handed_over.pk, "outcome": "accepted", "occurred_at": "2026-11-01T10:00:00+20:00"}
+    assert api.post("/api/v1/mql/feedback/", payload, format="json").status_code == 201
+    with tenant_scope(tenant.id):
+        assert LeadFeedback.objects.get().occurred_at.isoformat() == "2026-10-31T14:00:00+00:00"
