@@ -310,6 +310,12 @@ ONDO_ENFORCE_RLS = env_bool("ONDO_ENFORCE_RLS", False)
 # (docs/security.md). Empty: no role management.
 ONDO_DB_APP_ROLE = os.environ.get("ONDO_DB_APP_ROLE", "ondo_app")
 
+# Outbound HTTP to tenant-chosen URLs (webhooks, tenants/outbound.py): https only unless DEBUG or this.
+ONDO_OUTBOUND_ALLOW_HTTP = env_bool("ONDO_OUTBOUND_ALLOW_HTTP", False)
+# Test-only "host:port" entries (loopback only) let tests reach a local server; never read from the
+# environment, and `check --deploy` fails when it is not empty.
+ONDO_OUTBOUND_ALLOWED_TEST_HOSTS: list[str] = []
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
