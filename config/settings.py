@@ -67,6 +67,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Sees every final response (503s and CSRF failures included): no-store on tenant pages and /api/.
+    "tenants.middleware.NoStoreMiddleware",
     # Outside sessions/auth/tenant lookup: a database outage in any of them answers 503, not 500.
     "tenants.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
