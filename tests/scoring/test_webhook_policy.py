@@ -189,3 +189,31 @@ def test_the_operators_admin_form_refuses_an_internal_webhook_url(tenant):
     with pytest.raises(ValidationError) as error:
         row.clean_fields(exclude=["tenant"])
     assert "webhook_url" in error.value.message_dict
+
+
+# --- payload ---------------------------------------------------------------------------------------------
+
+
+def test_the_payload_carries_only_what_a_receiver_needs_to_act_on_the_alert(alert_id, hot_ready):  # noqa: F811
+    """Identity (id, e-mail, name, company, title), the score and the owner: never the phone, the
+    free-text need, custom fields, consent flags or the activity history."""
+    hot_ready.phone = "03-1234-5678"
+    hot_ready.need = "予算は社長決裁、競合A社と比較中"
+    hot_ready.custom_fields = {"memo": "個人的な事情"}
+    hot_ready.save()
+    body = webhooks.payload(HotLeadAlert.objects.select_related("lead", "lead__owner").get(pk=alert_id))
+    assert set(body) == {"type", "alert_id", "created_at", "due_at", "lead"}
+    assert set(body["lead"]) == {
+        "id",
+        "email",
+        "name",
+        "company",
+        "title",
+        "score_total",
+        "score_behaviour",
+        "score_fit",
+        "segment",
+        "owner",
+    }
+    text = str(body)
+    assert "03-1234-5678" not in text and "競合" not in text and "個人的" not in text
