@@ -67,7 +67,7 @@ class _Target:
     host: str
     port: int
     path: str
-    address: str
+    addresses: tuple[str, ...]
 
 
 def address_refusal(address: str) -> str | None:
@@ -136,6 +136,8 @@ def _target(url: str) -> _Target:
         raise _BadURL("invalid")
     if parts.username is not None or parts.password is not None:
         raise _BadURL("credentials")
+    if port == 0:
+        raise _BadURL("invalid")
     port = port or (443 if scheme == "https" else 80)
     test_host = _test_allowed(host, port)
     if scheme == "http" and not (_http_allowed() or test_host):
@@ -156,7 +158,7 @@ def _target(url: str) -> _Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return _Target(scheme=scheme, host=host, port=port, path=path, address=addresses[0])
+    return _Target(scheme=scheme, host=host, port=port, path=path, addresses=tuple(addresses))
 
 
 _MESSAGES = {
@@ -188,22 +190,31 @@ def tls_context() -> ssl.SSLContext:
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the checked address; `host` (Host header) stays the URL's name."""
+    """Connects to the checked addresses only (in resolver order, the first that answers); `host`
+    (Host header) stays the URL's name."""
 
-    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+    def __init__(self, host: str, port: int, *, addresses: tuple[str, ...], timeout: float):
         super().__init__(host, port, timeout=timeout)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        error: OSError | None = None
+        for address in self._addresses:
+            try:
+                self.sock = socket.create_connection((address, self.port), self.timeout)
+            except OSError as failure:  # e.g. an IPv6 answer on a host without IPv6 routing
+                error = failure
+                continue
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return
+        raise error or OSError("no address")
 
 
 class _PinnedHTTPSConnection(_PinnedHTTPConnection):
     default_port = http.client.HTTPS_PORT
 
-    def __init__(self, host: str, port: int, *, address: str, timeout: float):
-        super().__init__(host, port, address=address, timeout=timeout)
+    def __init__(self, host: str, port: int, *, addresses: tuple[str, ...], timeout: float):
+        super().__init__(host, port, addresses=addresses, timeout=timeout)
         self._tls = tls_context()
 
     def connect(self) -> None:
@@ -228,7 +239,7 @@ def post_json(
         raise OutboundRefused() from None
     body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(target.host, target.port, address=target.address, timeout=timeout)
+    connection = connection_class(target.host, target.port, addresses=target.addresses, timeout=timeout)
     request_headers = {
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": USER_AGENT,

@@ -383,3 +383,18 @@ def test_https_refuses_an_untrusted_certificate(settings, fake_dns, tls_server):
     with pytest.raises(OutboundFailed):
         post_json(f"https://hook.test:{port}/in", {})
     assert recorder.requests == []
+
+
+def test_an_unreachable_first_answer_falls_back_to_the_next_checked_address(settings, fake_dns):
+    with local_server() as (recorder, port):
+        settings.ONDO_OUTBOUND_ALLOWED_TEST_HOSTS = [f"dual.test:{port}"]
+        # ::1 first: nothing listens there on this port, 127.0.0.1 answers; both were checked.
+        fake_dns["dual.test"] = ["::1", "127.0.0.1"]
+        assert post_json(f"http://dual.test:{port}/", {}).status == 200
+    assert len(recorder.requests) == 1
+
+
+def test_port_zero_is_not_a_webhook_port(fake_dns):
+    fake_dns["hooks.example.com"] = ["93.184.215.14"]
+    with pytest.raises(ValidationError):
+        validate_outbound_url("https://hooks.example.com:0/")
