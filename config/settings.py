@@ -67,6 +67,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Sees every final response (503s and CSRF failures included): no-store on tenant pages and /api/.
+    "tenants.middleware.NoStoreMiddleware",
     # Outside sessions/auth/tenant lookup: a database outage in any of them answers 503, not 500.
     "tenants.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -309,6 +311,12 @@ ONDO_ENFORCE_RLS = env_bool("ONDO_ENFORCE_RLS", False)
 # The non-owner role the app connects as; migrate/apply_rls create it if missing and grant it DML
 # (docs/security.md). Empty: no role management.
 ONDO_DB_APP_ROLE = os.environ.get("ONDO_DB_APP_ROLE", "ondo_app")
+
+# Outbound HTTP to tenant-chosen URLs (webhooks, tenants/outbound.py): https only unless DEBUG or this.
+ONDO_OUTBOUND_ALLOW_HTTP = env_bool("ONDO_OUTBOUND_ALLOW_HTTP", False)
+# Test-only "host:port" entries (loopback only) let tests reach a local server; never read from the
+# environment, and `check --deploy` fails when it is not empty.
+ONDO_OUTBOUND_ALLOWED_TEST_HOSTS: list[str] = []
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.models import Authority, Budget, Timing
 from tenants.errors import attach_service_errors
+from tenants.outbound import validate_outbound_url
 
 from .models import CountMode, FitField, FitOperator, SegmentColour, UrlMatch
 from .validation import validate_behaviour, validate_fit
@@ -162,6 +163,8 @@ class ScoringSettingsForm(forms.Form):
         label=_("Webhook URL"),
         required=False,
         assume_scheme="https",
+        # The SSRF policy at save time (delivery checks it again): public https hosts only.
+        validators=[validate_outbound_url],
         help_text=_("Optional. Each hot-lead alert is POSTed here as signed JSON."),
     )
     webhook_secret = forms.CharField(

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.models import Lead
 from tenants.models import TenantOwned
+from tenants.outbound import validate_outbound_url
 
 # --------------------------------------------------------------------------------------------
 # (1) Scoring model and its rules
@@ -331,7 +332,8 @@ class ScoringSettings(TenantOwned):
 
     follow_up_hours = models.PositiveIntegerField(_("follow-up deadline (hours)"), default=48)
     email_alerts = models.BooleanField(_("email hot-lead alerts"), default=True)
-    webhook_url = models.URLField(_("webhook URL"), max_length=500, blank=True)
+    # The validator covers the operators' admin form; delivery checks the policy again (tenants/outbound.py).
+    webhook_url = models.URLField(_("webhook URL"), max_length=500, blank=True, validators=[validate_outbound_url])
     webhook_secret = models.CharField(_("webhook signing secret"), max_length=200, blank=True)
     # Activities received up to here were checked by the periodic reconciliation.
     reconciled_until = models.DateTimeField(null=True, blank=True, editable=False)

@@ -11,10 +11,10 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
-import urllib.request
 
 from django.utils import timezone
+
+from tenants import outbound
 
 from .models import HotLeadAlert, ScoringSettings
 
@@ -57,41 +57,35 @@ def payload(alert: HotLeadAlert) -> dict:
 
 
 def send(alert_id: int) -> str:
-    """Deliver one alert's webhook; raises WebhookFailed (the task retries). Idempotent."""
+    """Deliver one alert's webhook through the outbound policy (tenants.outbound). Idempotent.
+
+    A destination the policy refuses fails the alert at once ("refused by policy", no retry); a
+    network failure or a non-2xx answer (a redirect included: never followed) raises WebhookFailed
+    and the task retries. Stored reasons are generic: they never tell which internal ports answer."""
     alert = HotLeadAlert.objects.select_related("lead", "lead__owner").filter(pk=alert_id).first()
     settings_row = ScoringSettings.objects.first()
     if alert is None or alert.webhook_delivered_at or settings_row is None or not settings_row.webhook_url:
         return "skipped"
     body = json.dumps(payload(alert), ensure_ascii=False, sort_keys=True).encode()
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(  # noqa: S310 - the URL is validated to be http(s) in services
-        settings_row.webhook_url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "Ondo-Webhook/1",
-            "X-Ondo-Timestamp": timestamp,
-            "X-Ondo-Delivery": f"hot-lead-alert-{alert.pk}",
-            "X-Ondo-Signature": sign(settings_row.webhook_secret, timestamp, body),
-        },
-    )
+    headers = {
+        "X-Ondo-Timestamp": timestamp,
+        "X-Ondo-Delivery": f"hot-lead-alert-{alert.pk}",
+        "X-Ondo-Signature": sign(settings_row.webhook_secret, timestamp, body),
+    }
     HotLeadAlert.objects.filter(pk=alert.pk).update(webhook_attempts=alert.webhook_attempts + 1)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # nosec B310 # noqa: S310
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        outbound.post_json(settings_row.webhook_url, body, headers=headers, timeout=TIMEOUT_SECONDS)
+    except outbound.OutboundRefused as refused:
+        give_up(alert.pk, str(refused))
+        return "refused"
+    except outbound.OutboundFailed as error:
         HotLeadAlert.objects.filter(pk=alert.pk).update(webhook_status="retrying", webhook_last_error=str(error)[:300])
-        raise WebhookFailed(str(error))
-    if 200 <= status < 300:
-        HotLeadAlert.objects.filter(pk=alert.pk).update(
-            webhook_status="delivered", webhook_delivered_at=timezone.now(), webhook_last_error=""
-        )
-        return "delivered"
-    HotLeadAlert.objects.filter(pk=alert.pk).update(webhook_status="retrying", webhook_last_error=f"HTTP {status}")
-    raise WebhookFailed(f"HTTP {status}")
+        raise WebhookFailed(str(error)) from None
+    HotLeadAlert.objects.filter(pk=alert.pk).update(
+        webhook_status="delivered", webhook_delivered_at=timezone.now(), webhook_last_error=""
+    )
+    return "delivered"
 
 
 def give_up(alert_id: int, reason: str) -> None:

@@ -17,3 +17,6 @@ class TenantsConfig(AppConfig):
         post_migrate.connect(security.apply_row_level_security, sender=self, dispatch_uid="ondo_apply_rls")
         security.connect()
         checks.register(rls.check_connected_role, checks.Tags.database)
+        from .outbound import check_outbound_settings
+
+        checks.register(check_outbound_settings, checks.Tags.security, deploy=True)

@@ -202,3 +202,24 @@ def _note_database_error(sender, request=None, **kwargs):
     error = sys.exc_info()[1]
     if request is not None and isinstance(error, DATABASE_ERRORS):
         request._ondo_database_error = error
+
+
+class NoStoreMiddleware:
+    """Tenant pages and API answers carry personal data (leads' names, e-mails, scores): no browser,
+    proxy or CDN may keep a copy (#19 Low). `Cache-Control: no-store` (with Django's never-cache set)
+    on every response under `/t/<slug>/` and `/api/`, whatever the view set; static files, public
+    pages, public forms and the ingest endpoints keep their own caching."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        path = request.path_info
+        if path.startswith("/api/") or TENANT_PATH.match(path):
+            from django.utils.cache import add_never_cache_headers
+
+            if "Cache-Control" in response:
+                del response["Cache-Control"]  # a view's "public, max-age" must not survive
+            add_never_cache_headers(response)
+        return response

@@ -129,10 +129,12 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
     _Receiver.received = []
     _Receiver.fail_first = 0
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    # A local http receiver is reachable only through the outbound policy's test allowlist.
+    settings.ONDO_OUTBOUND_ALLOWED_TEST_HOSTS = [f"127.0.0.1:{server.server_port}"]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
