@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
@@ -150,7 +151,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # allauth's backend, but an e-mail login only matches the account that owns the address.
+    "tenants.adapters.VerifiedEmailAuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -164,7 +166,22 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = "none"
+# E-mail addresses (#19 Medium 5, tenants/accounts.py): an account has one address (its invitation's,
+# or one it verified); a new address replaces it only once verified, after a fresh authentication;
+# an address another account owns cannot be added, logged in with, confirmed or reset.
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "optional"  # new addresses are verified; login needs an owned address (the backend)
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_MAX_EMAIL_ADDRESSES = 2  # the current one and the one being verified
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+ACCOUNT_LOGIN_BY_CODE_ENABLED = False
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_FORMS = {
+    "add_email": "tenants.adapters.OwnAddressAddEmailForm",
+    "reset_password": "tenants.adapters.OwnerOnlyResetPasswordForm",
+}
 ACCOUNT_ADAPTER = "tenants.adapters.InviteOnlyAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
@@ -251,7 +268,8 @@ REST_FRAMEWORK = {
         "tenants.authentication.TenantAPIKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # API keys carry scopes (ingest, read, admin): every view checks them, tenant views by their base class too.
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.api.HasAPIKeyScope", "rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tenants.api.StableCursorPagination",

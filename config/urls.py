@@ -20,6 +20,8 @@ tenant_patterns = [
 urlpatterns = [
     path("", tenant_views.home, name="home"),
     path("t/<slug:slug>/", include(tenant_patterns)),
+    # Before allauth's own route: the e-mail page with Ondo's ownership rules (tenants/accounts.py).
+    path("accounts/email/", tenant_views.EmailView.as_view(), name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("language/", tenant_views.switch_language, name="switch_language"),
     path("invite/<str:token>/", tenant_views.invitation_accept, name="invitation_accept"),

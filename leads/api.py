@@ -87,6 +87,7 @@ class LeadViewSet(TenantScopedAPIMixin, viewsets.ModelViewSet):
     ordering_fields = ["id", "score_total", "last_activity_at", "created_at"]
     ordering = ["-id"]
     read_permission = "view"
+    ingest_actions = ("upsert", "bulk_upsert")  # identify: a write key may create or update leads by email
 
     @property
     def write_permission(self) -> str:
@@ -215,6 +216,7 @@ class ActivityViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retrie
     filterset_class = ActivityFilterSet
     read_permission = "view"
     write_permission = "manage_leads"
+    ingest_actions = ("bulk",)
 
     def scoped_queryset(self):
         return Activity.objects.all()

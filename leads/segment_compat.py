@@ -41,6 +41,7 @@ from django.views.decorators.http import require_POST
 
 from tenants.authentication import api_key_lookup
 from tenants.context import tenant_scope
+from tenants.models import ApiScope
 
 from . import selectors
 from .ingest import ActivityIn, ingest_activities, link_identities, upsert_leads
@@ -135,6 +136,8 @@ def _authenticate(request, body_key: str | None):
     api_key = api_key_lookup(key)
     if api_key is None:
         raise SegmentError(401, "unauthorized", _("Invalid or revoked write key."))
+    if not api_key.allows(ApiScope.INGEST):
+        raise SegmentError(403, "forbidden", _("This API key may not send events: it needs the “ingest” scope."))
     return api_key
 
 

@@ -12,7 +12,7 @@ from rest_framework import exceptions, pagination, permissions, throttling
 
 from .authentication import APIKeyPrincipal
 from .context import tenant_scope
-from .models import Membership
+from .models import ApiScope, Membership
 from .roles import can
 
 
@@ -43,6 +43,30 @@ class HasTenantCapability(permissions.BasePermission):
         return can(request.user, request.tenant, capability)
 
 
+def required_api_scope(request, view) -> str:
+    """The scope an API key needs for this request: `ingest` for the actions a view lists in
+    `ingest_actions` (events, identify), `read` for other safe methods, `admin` for everything else."""
+    action = getattr(view, "action", None) or request.method.lower()
+    if action in getattr(view, "ingest_actions", ()):
+        return ApiScope.INGEST
+    return ApiScope.READ if request.method in permissions.SAFE_METHODS else ApiScope.ADMIN
+
+
+class HasAPIKeyScope(permissions.BasePermission):
+    """Every API view: a request made with an API key needs the key to carry the request's scope.
+    People (session) are limited by their role instead (HasTenantCapability)."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not isinstance(user, APIKeyPrincipal):
+            return True
+        scope = required_api_scope(request, view)
+        if user.api_key.allows(scope):
+            return True
+        self.message = _("This API key may not do this: it needs the “%(scope)s” scope.") % {"scope": scope}
+        return False
+
+
 _ERROR_DETAIL = {
     "type": "object",
     "description": "An error that is not about the input: `detail` says what went wrong.",
@@ -60,7 +84,7 @@ _VALIDATION_ERROR = {
 _ERROR_RESPONSES = {
     "400": ("ValidationError", "Bad input (body or query parameters); nothing was changed."),
     "401": ("ErrorDetail", "No or an invalid API key / session."),
-    "403": ("ErrorDetail", "The key or the member's role lacks the capability."),
+    "403": ("ErrorDetail", "The key lacks the scope (ingest, read, admin) or the member's role the capability."),
     "404": ("ErrorDetail", "No such object (or tenant, or pagination cursor)."),
     "429": ("ErrorDetail", "Too many requests for this API key: retry later."),
 }
@@ -96,8 +120,10 @@ class TenantScopedAPIMixin:
     per request, rolled back on error) and the queryset: subclasses set `model`
     or override `scoped_queryset()`, never `get_queryset()`."""
 
-    permission_classes = [HasTenantCapability]
+    # Subclasses never replace these (test_every_tenant_api_view_checks_the_key_scope).
+    permission_classes = [HasAPIKeyScope, HasTenantCapability]
     model = None
+    ingest_actions: tuple[str, ...] = ()
 
     def dispatch(self, request, *args, **kwargs):
         with ExitStack() as stack:

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
-from .models import Role, Tenant
+from .models import ApiScope, Role, Tenant
 
 
 class InvitationForm(forms.Form):
@@ -46,6 +46,20 @@ class LanguageForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label=_("Key name"), max_length=50, help_text=_("e.g. the system that sends the data"))
+    scopes = forms.MultipleChoiceField(
+        label=_("What the key may do"),
+        choices=ApiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        initial=[ApiScope.INGEST],
+        help_text=_(
+            "A write key for Segment or a site tag needs only “Ingest”; it ends up in browsers, so never give it more."
+        ),
+    )
+
+    def clean_scopes(self) -> list[str]:
+        # Nothing ticked: the least a key can do (ingest), never a key that can do everything.
+        return self.cleaned_data.get("scopes") or [ApiScope.INGEST]
 
 
 class TenantSettingsForm(forms.ModelForm):

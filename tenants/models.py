@@ -7,6 +7,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -256,6 +257,21 @@ class AuditEvent(TenantOwned):
         return f"{self.action} {self.target}".strip()
 
 
+class ApiScope(models.TextChoices):
+    """What an API key may do. A write key (Segment, a site tag) is shipped to browsers and
+    partners, so it gets `ingest` only: events and identify, nothing it could read back."""
+
+    INGEST = "ingest", _("Ingest (send events and identify leads)")
+    READ = "read", _("Read (leads, activities, scores, KPIs)")
+    ADMIN = "admin", _("Admin (edit leads, scoring, recomputes, plans)")
+
+
+def all_api_scopes() -> list[str]:
+    """Every scope: the default of keys made in code (fixtures, bench) and of the keys that existed
+    before scopes (migration 0003), which could do everything."""
+    return list(ApiScope.values)
+
+
 class TenantAPIKey(AbstractAPIKey):
     """A per-tenant API key (write key for the Segment-compatible endpoint too).
 
@@ -266,9 +282,19 @@ class TenantAPIKey(AbstractAPIKey):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     last_used_at = models.DateTimeField(null=True, blank=True)
+    scopes = ArrayField(
+        models.CharField(max_length=16, choices=ApiScope.choices), default=all_api_scopes, verbose_name=_("scopes")
+    )
 
     objects = APIKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")
         verbose_name_plural = _("API keys")
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def get_scopes_display(self) -> list[str]:
+        labels = dict(ApiScope.choices)
+        return [str(labels.get(scope, scope)) for scope in self.scopes]

@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .context import require_tenant_id, tenant_scope
-from .models import AuditEvent, Invitation, Membership, Notification, Role, Tenant, TenantAPIKey, User
+from .models import ApiScope, AuditEvent, Invitation, Membership, Notification, Role, Tenant, TenantAPIKey, User
 
 logger = logging.getLogger("ondo.tenants")
 
@@ -200,13 +200,19 @@ def _admin_count(tenant_id: int) -> int:
     return Membership.objects.filter(tenant_id=tenant_id, role=Role.ADMIN).count()
 
 
-def api_key_create(*, name: str, actor: User) -> tuple[TenantAPIKey, str]:
-    """Create a tenant API key; the plain key is returned once and never stored."""
+def api_key_create(*, name: str, actor: User, scopes: list[str] | None = None) -> tuple[TenantAPIKey, str]:
+    """Create a tenant API key with the given scopes (default: ingest only, a write key); the plain
+    key is returned once and never stored."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": _("Give the key a name, e.g. the system that will use it.")})
-    api_key, plain = TenantAPIKey.objects.create_key(name=name[:50], tenant_id=require_tenant_id(), created_by=actor)
-    audit_record(action="api_key.created", actor=actor, target=api_key.prefix, data={"name": name})
+    scopes = sorted(set(scopes or [ApiScope.INGEST]))
+    if any(scope not in ApiScope.values for scope in scopes):
+        raise ValidationError({"scopes": _("Choose what the key may do from the list.")})
+    api_key, plain = TenantAPIKey.objects.create_key(
+        name=name[:50], tenant_id=require_tenant_id(), created_by=actor, scopes=scopes
+    )
+    audit_record(action="api_key.created", actor=actor, target=api_key.prefix, data={"name": name, "scopes": scopes})
     return api_key, plain
 
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from allauth.account.views import EmailView as AllauthEmailView
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import accounts, services
 from .decorators import render_htmx, tenant_permission_required
 from .errors import attach_service_errors
 from .forms import AcceptInvitationForm, ApiKeyForm, InvitationForm, LanguageForm, RoleForm, TenantSettingsForm
@@ -198,7 +199,9 @@ def api_keys(request, slug):
     new_key = None
     if request.method == "POST" and form.is_valid():
         try:
-            _api_key, new_key = services.api_key_create(name=form.cleaned_data["name"], actor=request.user)
+            _api_key, new_key = services.api_key_create(
+                name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], actor=request.user
+            )
         except ValidationError as error:
             attach_service_errors(form, error)
         else:
@@ -237,3 +240,28 @@ def tenant_settings(request, slug):
             messages.success(request, _("Settings saved."))
             return redirect("tenants:settings", slug=slug)
     return render(request, "tenants/settings.html", {"form": form}, status=400 if form.errors else 200)
+
+
+class EmailView(AllauthEmailView):
+    """/accounts/email/ (allauth's page, one address per account, ACCOUNT_CHANGE_EMAIL): the account's
+    own address counts as verified, so allauth refuses to make an unverified one primary; a primary
+    change that would collide with another account is refused with a message, never a 500."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            accounts.ensure_own_address(request.user)
+        return super().dispatch(request, *args, **kwargs)
+
+    def _action_primary(self, request, *args, **kwargs):
+        email_address = self._get_email_address(request)
+        if email_address is None:
+            return None
+        if not email_address.verified or accounts.owned_by_someone_else(email_address.email, request.user):
+            messages.error(request, _("Only a verified address of your own can become your login address."))
+            return None
+        try:
+            with transaction.atomic():
+                return super()._action_primary(request, *args, **kwargs)
+        except IntegrityError:
+            messages.error(request, _("Only a verified address of your own can become your login address."))
+            return None
