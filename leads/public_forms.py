@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect, JsonResponse
 from django.utils import timezone
@@ -22,6 +20,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from tenants import ratelimit
 from tenants.context import tenant_scope
 from tenants.models import Tenant
 
@@ -58,16 +57,8 @@ def _client_ip(request) -> str:
 def _rate_limited(tenant_id: int, key: str, ip: str) -> int | None:
     """Seconds to wait when this address sent too many submissions this minute, else None."""
     per_minute = int(getattr(settings, "ONDO_FORM_RATE_PER_MINUTE", 10))
-    window = int(time.time() // 60)
-    cache_key = f"ondo:form:rate:{tenant_id}:{key}:{ip}:{window}"
-    try:
-        count = 1 if cache.add(cache_key, 1, timeout=70) else cache.incr(cache_key)
-    except Exception:
-        logger.warning("form rate-limit cache unavailable", exc_info=True)
-        return None
-    if count > per_minute:
-        return max(1, 60 - int(time.time() % 60))
-    return None
+    decision = ratelimit.hit(f"form:{tenant_id}:{key}:{ip}", limit=per_minute, period=60)
+    return None if decision.allowed else decision.retry_after
 
 
 def _submitted_data(request) -> dict | None:

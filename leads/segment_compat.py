@@ -26,12 +26,10 @@ import binascii
 import datetime as dt
 import json
 import logging
-import time
 import zlib
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.utils import timezone
@@ -39,6 +37,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from tenants import ratelimit
 from tenants.authentication import api_key_lookup
 from tenants.context import tenant_scope
 from tenants.models import ApiScope
@@ -109,23 +108,14 @@ def _read_body(request) -> bytes:
 
 def _rate_limit(key_prefix: str) -> None:
     per_minute = int(getattr(settings, "ONDO_SEGMENT_RATE_PER_MINUTE", 1200))
-    window = int(time.time() // 60)
-    cache_key = f"ondo:segment:rate:{key_prefix}:{window}"
-    try:
-        if cache.add(cache_key, 1, timeout=70):
-            count = 1
-        else:
-            count = cache.incr(cache_key)
-    except Exception:  # the cache is down: do not turn an outage into data loss
-        logger.warning("rate-limit cache unavailable", exc_info=True)
-        return
-    if count > per_minute:
-        retry_after = max(1, 60 - int(time.time() % 60))
+    # Never raises for a Redis outage (counts in this process meanwhile): an outage must not lose data.
+    decision = ratelimit.hit(f"segment:{key_prefix}", limit=per_minute, period=60)
+    if not decision.allowed:
         raise SegmentError(
             429,
             "rate_limited",
             _("Too many requests for this write key; retry later."),
-            {"Retry-After": str(retry_after)},
+            {"Retry-After": str(decision.retry_after)},
         )
 
 

@@ -157,6 +157,28 @@ def _activity_items(count: int, *, prefix: str):
     ]
 
 
+def _segment_messages(count: int, *, prefix: str):
+    now = timezone.now() - timedelta(minutes=5)
+    return [
+        {
+            "type": "track",
+            "event": "Page Viewed",
+            "userId": f"{prefix}{i}@example.jp",
+            "anonymousId": None,
+            "messageId": f"{prefix}{i}",
+            "timestamp": (now + timedelta(seconds=i)).isoformat(),
+            "properties": {"url": "https://example.jp/pricing"},
+        }
+        for i in range(count)
+    ]
+
+
+def _basic(key: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
 class TestRedisDown:
     def test_ingestion_accepts_and_stores_while_the_broker_is_down(self, realistic_committed_world, own_redis, caplog):
         committed_world = realistic_committed_world
@@ -181,6 +203,70 @@ class TestRedisDown:
             stored = set(Activity.objects.filter(external_id__startswith="down-").values_list("external_id", flat=True))
         assert stored == {f"down-{i}" for i in range(5)}
         assert "could not enqueue" in caplog.text
+
+    def test_both_ingest_paths_store_everything_while_cache_and_broker_are_down(
+        self, realistic_committed_world, own_redis, settings, caplog
+    ):
+        """The rate limiter, the cache and the broker all on our Redis; Redis dies. REST bulk ingest and
+        the Segment path keep answering 200 and store every item (the limiter falls back to a bucket in
+        this process, logged once); when Redis is back the reconciliation scores what arrived."""
+        from django.db.models import F
+
+        from leads.models import Activity, Lead
+        from scoring import tasks as scoring_tasks
+        from tenants import ratelimit
+
+        world = realistic_committed_world
+        settings.CACHES = {
+            "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": own_redis.url}
+        }
+        ratelimit.reset_local_state()
+        rest = Client(raise_request_exception=False, headers={"Authorization": f"Api-Key {world.plain_key_a}"})
+        segment = Client(raise_request_exception=False, HTTP_AUTHORIZATION=_basic(world.plain_key_a))
+        up = rest.post("/api/v1/activities/bulk/", {"items": _activity_items(2, prefix="before")}, "application/json")
+        assert up.status_code == 200, "with Redis up the throttle counts in Redis"
+
+        own_redis.kill()
+        statuses, accepted = [], 0
+        try:
+            for round_ in range(6):
+                response = rest.post(
+                    "/api/v1/activities/bulk/",
+                    {"items": _activity_items(5, prefix=f"rest{round_}")},
+                    content_type="application/json",
+                )
+                statuses.append(response.status_code)
+                accepted += response.json().get("accepted", 0) if response.status_code == 200 else 0
+                response = segment.post(
+                    "/v1/batch",
+                    {"batch": _segment_messages(5, prefix=f"seg{round_}-")},
+                    content_type="application/json",
+                )
+                statuses.append(response.status_code)
+                accepted += response.json().get("accepted", 0) if response.status_code == 200 else 0
+        finally:
+            own_redis.start()
+        assert statuses == [200] * 12, statuses
+        assert accepted == 60
+        with tenant_scope(world.a.id):
+            stored = set(
+                Activity.objects.filter(external_id__regex=r"^(rest|seg)[0-5]-").values_list("external_id", flat=True)
+            )
+        assert stored == {f"{kind}{r}-{i}" for kind in ("rest", "seg") for r in range(6) for i in range(5)}
+        warnings = [r for r in caplog.records if r.name == "ondo.ratelimit" and r.levelname == "WARNING"]
+        assert len(warnings) == 1, [r.getMessage() for r in warnings]
+
+        # Redis is back (empty: its queued rescore tasks are gone); the reconciliation catches up.
+        with tenant_scope(world.a.id):
+            Activity.objects.filter(external_id__regex=r"^(rest|seg)[0-5]-").update(
+                received_at=F("received_at") - timedelta(minutes=5)
+            )
+        scoring_tasks.reconcile_unscored(world.a.id)
+        with tenant_scope(world.a.id):
+            leads = list(Lead.objects.filter(email__regex=r"^(rest|seg)[0-5]"))
+        assert len(leads) == 60
+        assert all(lead.scored_at is not None for lead in leads)
+        assert rest.get("/api/v1/leads/").status_code == 200, "and the limiter counts in Redis again"
 
     def test_reconciliation_rescores_what_arrived_during_the_outage(self, realistic_committed_world, own_redis):
         committed_world = realistic_committed_world
