@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Role
+from tenants.params import MAX_ID, parse_id, parse_int
 
 from .catalog import KPIS, kpi_choices
 from .models import GoalType, PeriodType, ReviewStatus
@@ -153,9 +154,10 @@ class DashboardForm(PeriodForm):
         raw = (self.cleaned_data.get("owner") or "").strip()
         if raw == "":
             return None
-        if not raw.isdigit() or (int(raw) != 0 and int(raw) not in self.member_ids):
+        owner = parse_int(raw, minimum=0, maximum=MAX_ID)  # 0: leads without an owner
+        if owner is None or (owner != 0 and owner not in self.member_ids):
             raise ValidationError(_("Choose an owner from the list."))
-        return int(raw)
+        return owner
 
 
 class PlanPeriodForm(PeriodForm):
@@ -316,8 +318,8 @@ class ReviewEntryForm(forms.Form):
         if not raw:
             return None
         try:
-            return self.members[int(raw)]
-        except (KeyError, ValueError):
+            return self.members[parse_id(raw)]
+        except KeyError:
             raise ValidationError(_("Choose a member of this workspace."))
 
     def clean_due_on(self):

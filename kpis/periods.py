@@ -14,15 +14,11 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
+from tenants.params import EARLIEST_DATE, LATEST_DATE, date_in_range  # noqa: F401  (re-exported)
+
 KINDS = ("week", "month", "quarter", "year")
-# The dates a period may be chosen from (forms and API alike): far enough for any plan, and clear of
-# the calendar's edges, where the quarter/year containing a date would start before year 1.
-EARLIEST_DATE = dt.date(2000, 1, 1)
-LATEST_DATE = dt.date(2100, 12, 31)
-
-
-def date_in_range(day: dt.date) -> bool:
-    return EARLIEST_DATE <= day <= LATEST_DATE
+# The dates a period may be chosen from (forms and API alike) are tenants.params' range: clear of the
+# calendar's edges, where the quarter/year containing a date would start before year 1.
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

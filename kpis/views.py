@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from tenants.decorators import render_htmx, tenant_permission_required
+from tenants.params import safe_next_url
 
 from . import charts, exports, selectors, services
 from .catalog import KPIS, PLANNED, SHARED, kpi_choices
@@ -304,9 +305,7 @@ def review_status(request, slug, pk):
         messages.error(request, _("Choose open or done."))
         return HttpResponseRedirect(reverse("kpis:review", args=[slug]), status=303)
     services.review_entry_set_status(entry=entry, status=form.cleaned_data["status"], actor=request.user)
-    target = request.POST.get("next") or reverse("kpis:review", args=[slug])
-    if not target.startswith("/"):
-        target = reverse("kpis:review", args=[slug])
+    target = safe_next_url(request, request.POST.get("next"), default=reverse("kpis:review", args=[slug]))
     return HttpResponseRedirect(target)
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 
 from tenants.context import current_tenant_id
+from tenants.params import parse_id
 
 from . import selectors
 from .defaults import DEFAULT_CHANNELS
@@ -167,7 +168,7 @@ class LeadFilterSet(django_filters.FilterSet):
         if value == "me":
             user = self._request_user
             return queryset.filter(owner_id=getattr(user, "pk", None)) if getattr(user, "pk", None) else queryset.none()
-        return queryset.filter(owner_id=int(value))
+        return queryset.filter(owner_id=parse_id(value))  # a choice of the list: a member's id
 
     def filter_last_activity(self, queryset, name, value):
         now = timezone.now()

@@ -6,6 +6,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from tenants.params import parse_id
+
 from . import selectors
 from .csv_import import ENCODING_CHOICES, target_choices
 from .defaults import TRAIT_TARGETS
@@ -157,7 +159,7 @@ class BulkActionForm(forms.Form):
             (str(user.pk), user.display_name) for user in selectors.member_choices()
         ]
         raw_ids = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
-        self.fields["ids"].choices = [(value, value) for value in raw_ids if str(value).isdigit()]
+        self.fields["ids"].choices = [(value, value) for value in raw_ids if parse_id(value) is not None]
 
     def clean(self):
         cleaned = super().clean()

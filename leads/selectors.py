@@ -10,6 +10,7 @@ from django.utils import translation
 
 from tenants.context import require_tenant_id
 from tenants.models import Membership, Role, User
+from tenants.params import parse_id, parse_int
 
 from .defaults import DEFAULT_CHANNELS, DEFAULT_EVENT_MAP, DEFAULT_PAGE_MAP, DEFAULT_TRAIT_MAP
 from .models import (
@@ -262,11 +263,34 @@ def _decode_cursor(cursor: str | None):
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         direction, value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if direction not in ("n", "p") or not isinstance(pk, int):
+        if direction not in ("n", "p") or parse_id(pk) is None:
             return None
         return direction, value, pk
     except (ValueError, TypeError):
         return None
+
+
+def _cursor_value(column: str, value):
+    """The cursor's sort value as the column's type, or raise ValueError: a cursor is base64 anyone
+    can edit, and a text where a number belongs (or a NUL, or a date past 9999) is a 500 otherwise."""
+    from django.utils.dateparse import parse_datetime
+
+    if value is None:
+        return None
+    field = Lead._meta.get_field(column)
+    if field.get_internal_type() in ("IntegerField", "PositiveIntegerField", "AutoField", "BigAutoField"):
+        number = parse_int(value, minimum=-(2**31), maximum=2**31 - 1)
+        if number is None:
+            raise ValueError(value)
+        return number
+    if not isinstance(value, str) or "\x00" in value or len(value) > 1000:
+        raise ValueError(value)
+    if field.get_internal_type() == "DateTimeField":
+        moment = parse_datetime(value)  # raises ValueError on an impossible date
+        if moment is None or moment.tzinfo is None:
+            raise ValueError(value)
+        return moment
+    return value
 
 
 def _after(column: str, descending: bool, nullable: bool, value, pk: int) -> Q:
@@ -306,6 +330,11 @@ def lead_page(queryset: QuerySet[Lead], *, sort: str, cursor: str | None, size: 
     column = SORT_FIELDS[key]
     nullable = Lead._meta.get_field(column).null
     state = _decode_cursor(cursor)
+    if state is not None:
+        try:
+            state = (state[0], _cursor_value(column, state[1]), state[2])
+        except ValueError:
+            state = None  # a tampered cursor: the first page
     backwards = state is not None and state[0] == "p"
 
     def ordering(reverse: bool):
@@ -319,10 +348,6 @@ def lead_page(queryset: QuerySet[Lead], *, sort: str, cursor: str | None, size: 
     page_qs = queryset
     if state is not None:
         _direction, value, pk = state
-        if value is not None and column in ("last_activity_at",):
-            from django.utils.dateparse import parse_datetime
-
-            value = parse_datetime(value)
         condition = (
             _before(column, descending, nullable, value, pk)
             if backwards

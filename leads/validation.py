@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from tenants.params import parse_id
+
 from .models import SIZE_BAND_LIMITS, Authority, Budget, CustomFieldType, Lead, SizeBand, Stage, Timing
 from .normalize import nfkc, normalize_email, normalize_text
 
@@ -440,8 +442,8 @@ def clean_lead_fields(
         else:
             text = str(raw).strip()
             owner_id = context.members.get(normalize_email(text))
-            if owner_id is None and text.isdigit() and int(text) in context.member_ids:
-                owner_id = int(text)
+            if owner_id is None and parse_id(text) in context.member_ids:
+                owner_id = parse_id(text)
             if owner_id is None:
                 fail("owner", _("No member of this workspace matches “%(value)s”.") % {"value": text[:80]})
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -14,6 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from tenants.decorators import render_htmx, tenant_permission_required
 from tenants.errors import attach_service_errors
+from tenants.params import parse_id
 from tenants.services import audit_record
 
 from . import csv_import, quality, selectors, services
@@ -325,8 +326,8 @@ def lead_stage(request, slug, pk):
 def lead_timeline(request, slug, pk):
     """More of the activity timeline (keyset: activities before ?before=<id>)."""
     lead = _lead_or_404(pk)
-    before = request.GET.get("before")
-    items = selectors.lead_timeline(lead, before_id=int(before) if before and before.isdigit() else None)
+    # A malformed ?before= gives the newest activities (the timeline's first page).
+    items = selectors.lead_timeline(lead, before_id=parse_id(request.GET.get("before")))
     context = {"lead": lead, "timeline": items, "activity_labels": dict(selectors.activity_type_choices())}
     return render_htmx(request, "leads/_timeline.html", context)
 
@@ -346,10 +347,10 @@ def lead_delete(request, slug, pk):
 def lead_merge(request, slug, pk):
     """Confirm, then merge ?other=<id> into this lead (this one survives)."""
     survivor = _lead_or_404(pk)
-    other_id = request.POST.get("other") or request.GET.get("other")
-    if not other_id or not str(other_id).isdigit():
-        raise Http404
-    other = _lead_or_404(int(other_id))
+    other_id = parse_id(request.POST.get("other") or request.GET.get("other"))
+    if other_id is None:
+        return HttpResponseBadRequest(_("Choose the lead to merge."), content_type="text/plain; charset=utf-8")
+    other = _lead_or_404(other_id)
     if request.method == "POST":
         try:
             services.lead_merge(survivor=survivor, other=other, actor=request.user)
@@ -591,13 +592,13 @@ def _settings_post(request, forms) -> int:
             active = request.POST.get("active") == "1"
             services.channel_update(key=request.POST["key"], is_active=active, actor=actor)
         elif action == "custom_field_delete":
-            definition = get_object_or_404(CustomFieldDefinition, pk=request.POST.get("id"))
+            definition = get_object_or_404(CustomFieldDefinition, pk=parse_id(request.POST.get("id")))
             services.custom_field_delete(definition=definition, actor=actor)
         elif action == "mapping_delete":
-            mapping = get_object_or_404(IngestMapping, pk=request.POST.get("id"))
+            mapping = get_object_or_404(IngestMapping, pk=parse_id(request.POST.get("id")))
             services.mapping_delete(mapping=mapping, actor=actor)
         elif action in ("form_rotate", "form_toggle"):
-            endpoint = get_object_or_404(FormEndpoint, pk=request.POST.get("id"))
+            endpoint = get_object_or_404(FormEndpoint, pk=parse_id(request.POST.get("id")))
             if action == "form_rotate":
                 services.form_endpoint_rotate_token(form=endpoint, actor=actor)
             else:

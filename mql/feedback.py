@@ -21,6 +21,7 @@ from leads.services import lead_change_stage
 from leads.validation import EARLIEST_EVENT
 from tenants.context import require_tenant_id
 from tenants.models import Membership, User
+from tenants.params import parse_id
 from tenants.roles import CAPABILITIES
 
 from . import integration
@@ -416,6 +417,6 @@ def _member_id(raw, members: dict[int, str], member_by_email: dict[str, int]) ->
     if hasattr(raw, "pk"):
         return raw.pk if raw.pk in members else None
     text = str(raw).strip()
-    if text.isdigit() and int(text) in members:
-        return int(text)
+    if parse_id(text) in members:
+        return parse_id(text)
     return member_by_email.get(text.lower())

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.models import FeedbackOutcome, Stage
 from tenants.errors import attach_service_errors
 from tenants.models import Role
+from tenants.params import date_in_range
 
 from . import services
 from .models import REQUIRED_INFO_CHOICES, SEGMENT_CHOICES, CalibrationTarget, MqlDefinition, ReasonKind, ScoreMode
@@ -173,6 +174,18 @@ class CalibrationForm(forms.Form):
 class ReportPeriodForm(forms.Form):
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def _clean_day(self, name: str):
+        day = self.cleaned_data.get(name)
+        if day is not None and not date_in_range(day):
+            raise ValidationError(_("Choose a date between 2000 and 2100."))
+        return day
+
+    def clean_start(self):
+        return self._clean_day("start")
+
+    def clean_end(self):
+        return self._clean_day("end")
 
     def clean(self):
         cleaned = super().clean()

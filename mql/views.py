@@ -26,6 +26,7 @@ from tenants.csvutil import csv_lines
 from tenants.decorators import render_htmx, tenant_permission_required
 from tenants.errors import errors_text
 from tenants.models import Membership
+from tenants.params import MAX_ID, parse_int
 from tenants.roles import can
 
 from . import calibration, evaluation, feedback, integration, selectors, services
@@ -290,10 +291,7 @@ def mql_diff(request, slug):
 
 
 def _int_or_none(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
+    return parse_int(value, minimum=1, maximum=MAX_ID)
 
 
 @tenant_permission_required("admin_tenant")
@@ -528,7 +526,10 @@ def feedback_report(request, slug):
 def feedback_export(request, slug):
     form, period = _period(request)
     if form.is_bound and not form.is_valid():
-        return HttpResponseBadRequest(" ".join(str(e) for e in form.non_field_errors()) or _("Check the dates."))
+        messages_ = [str(e) for errors in form.errors.values() for e in errors]
+        return HttpResponseBadRequest(
+            " ".join(dict.fromkeys(messages_)) or _("Check the dates."), content_type="text/plain; charset=utf-8"
+        )
     reasons = selectors.reason_labels()
     rows = (
         LeadFeedback.objects.filter(occurred_at__gte=period.start, occurred_at__lt=period.end)

@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from leads.models import Lead
 from tenants.decorators import render_htmx, tenant_permission_required
 from tenants.errors import attach_service_errors
+from tenants.params import MAX_ID, parse_id, parse_int
 
 from . import engine, selectors, services, sheet
 from .forms import (
@@ -82,9 +83,9 @@ def _rules_context(model: ScoringModel) -> dict:
 def compare(request, slug):
     versions = selectors.models_list()
     try:
-        left = _version_or_404(int(request.GET.get("left") or 0))
-        right = _version_or_404(int(request.GET.get("right") or 0))
-    except (ValueError, Http404):
+        left = _version_or_404(parse_int(request.GET.get("left"), minimum=1, maximum=MAX_ID) or 0)
+        right = _version_or_404(parse_int(request.GET.get("right"), minimum=1, maximum=MAX_ID) or 0)
+    except Http404:
         active = selectors.active_model()
         left = next((v for v in versions if v.status == ModelStatus.ARCHIVED), active)
         right = selectors.draft_model() or active
@@ -206,9 +207,7 @@ def impact(request, slug):
         form = (BehaviourRuleForm if kind == "behaviour" else FitRuleForm)(request.POST)
         rule_id = request.POST.get("rule_id")
         if form.is_valid():
-            spec = selectors.spec_with_edit(
-                draft_model, kind=kind, rule_id=int(rule_id) if rule_id else None, data=form.cleaned_data
-            )
+            spec = selectors.spec_with_edit(draft_model, kind=kind, rule_id=parse_id(rule_id), data=form.cleaned_data)
         else:
             error = _("Fix the highlighted fields to see the impact.")
     preview = selectors.impact_preview(spec)

@@ -14,6 +14,7 @@ from . import ratelimit
 from .authentication import APIKeyPrincipal
 from .context import tenant_scope
 from .models import ApiScope, Membership
+from .params import MAX_ID, parse_int
 from .roles import can
 
 
@@ -176,9 +177,46 @@ def exception_handler(exc, context):
 
 
 class StableCursorPagination(pagination.CursorPagination):
+    """Cursor pages in a stable order. A cursor is base64 anyone can edit: DRF decodes it but filters
+    on its position as given, so text where the ordering column holds numbers (or a NUL, or a number
+    beyond bigint) would be a 500; every malformed cursor is a 400 here instead."""
+
     ordering = "-id"
     page_size_query_param = "page_size"
     max_page_size = 500
+    invalid_cursor_message = _("This cursor is not valid: start again from the first page.")
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise self._invalid()
+        if cursor is not None and cursor.position is not None and not self._position_is_valid(cursor.position):
+            raise self._invalid()
+        return cursor
+
+    def _invalid(self) -> exceptions.ValidationError:
+        return exceptions.ValidationError({"cursor": [self.invalid_cursor_message]})
+
+    def _position_is_valid(self, position: str) -> bool:
+        if "\x00" in position or len(position) > 1000:
+            return False
+        model = getattr(self, "_model", None)
+        ordering = self.ordering[0] if isinstance(self.ordering, list | tuple) else self.ordering
+        if model is None or not ordering:
+            return True
+        field = model._meta.get_field(ordering.lstrip("-").split("__")[0])
+        if field.get_internal_type().endswith(("IntegerField", "AutoField")):
+            return parse_int(position, minimum=-MAX_ID - 1, maximum=MAX_ID) is not None
+        try:
+            field.to_python(position)
+        except DjangoValidationError:
+            return False
+        return True
 
 
 class TenantRateThrottle(throttling.SimpleRateThrottle):

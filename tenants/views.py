@@ -6,10 +6,9 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -18,6 +17,7 @@ from .decorators import render_htmx, tenant_permission_required
 from .errors import attach_service_errors
 from .forms import AcceptInvitationForm, ApiKeyForm, InvitationForm, LanguageForm, RoleForm, TenantSettingsForm
 from .models import AuditEvent, Invitation, Membership, Notification, TenantAPIKey, User
+from .params import parse_id, safe_next_url
 
 
 def _client_ip(request) -> str | None:
@@ -45,12 +45,7 @@ def tenant_home(request, slug):
 @require_POST
 def switch_language(request):
     form = LanguageForm(request.POST)
-    target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = "/"
-    response = HttpResponseRedirect(target)
+    response = HttpResponseRedirect(safe_next_url(request, request.POST.get("next"), default="/"))
     if form.is_valid():
         language = form.cleaned_data["language"]
         services.user_set_language(user=request.user, language=language)
@@ -179,7 +174,9 @@ def notification_bell(request, slug):
 @tenant_permission_required("view")
 def notifications_read(request, slug):
     raw_id = request.POST.get("id")
-    notification_id = int(raw_id) if raw_id and raw_id.isdigit() else None
+    notification_id = parse_id(raw_id)
+    if raw_id and notification_id is None:  # no id marks all read; a malformed one must not
+        return HttpResponseBadRequest(_("This is not a valid id."), content_type="text/plain; charset=utf-8")
     target = None
     if notification_id is not None:
         target = (
@@ -188,9 +185,7 @@ def notifications_read(request, slug):
             .first()
         )
     services.notifications_mark_read(user=request.user, notification_id=notification_id)
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect("tenants:notifications", slug=slug)
+    return redirect(safe_next_url(request, target, default=reverse("tenants:notifications", args=[slug])))
 
 
 @tenant_permission_required("admin_tenant")

@@ -42,14 +42,23 @@ def signed(value) -> str:
     return f"+{number}" if number > 0 else (f"−{abs(number)}" if number < 0 else "0")
 
 
+def _float_or_none(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 @register.filter
 def auc(value) -> str:
-    return "–" if value is None else f"{float(value):.3f}"
+    number = _float_or_none(value)
+    return "–" if number is None else f"{number:.3f}"
 
 
 @register.filter
 def ratio(value) -> str:
-    return "–" if value is None else f"×{float(value):.2f}"
+    number = _float_or_none(value)
+    return "–" if number is None else f"×{number:.2f}"
 
 
 @register.filter
