@@ -591,7 +591,9 @@ def run_execute(run_id: int) -> ScoreRun:
         run.status = RunStatus.RUNNING
         run.started_at = run.started_at or timezone.now()
         run.save(update_fields=["status", "started_at"])
-    spec = spec_for(model)
+        # Inside the tenant's transaction: under row-level security the rules are invisible outside it, and
+        # an empty spec would be cached for the process (every lead scored 0, its explanation crediting points).
+        spec = spec_for(model)
     try:
         _run_sql(run, spec, tenant_id)
     except Exception as error:

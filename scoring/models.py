@@ -337,6 +337,9 @@ class ScoringSettings(TenantOwned):
     webhook_secret = models.CharField(_("webhook signing secret"), max_length=200, blank=True)
     # Activities received up to here were checked by the periodic reconciliation.
     reconciled_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last lead id the lead-by-lead reconciliation checked (0: start over). Each run compares the next
+    # batch of leads with a fresh computation, so every lead is checked, whatever the age of its activity.
+    reconcile_cursor = models.BigIntegerField(default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -174,6 +174,11 @@ def leads_needing_rescore(*, since: datetime | None, until: datetime, limit: int
         return [row[0] for row in cursor.fetchall()]
 
 
+def lead_ids_after(cursor: int, *, limit: int) -> list[int]:
+    """The next `limit` lead ids of the active tenant after `cursor`, in id order (the reconciliation walk)."""
+    return list(Lead.objects.filter(pk__gt=cursor).order_by("pk").values_list("pk", flat=True)[:limit])
+
+
 def compare_versions(left: ScoringModel, right: ScoringModel) -> dict:
     """A readable rule-by-rule diff between two versions (matched by item name)."""
     from .services import model_to_sheet

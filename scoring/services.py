@@ -374,6 +374,33 @@ def settings_get() -> ScoringSettings:
     return row
 
 
+def scores_reconcile(*, recent_limit: int, batch: int) -> int:
+    """Repair stored scores that disagree with their inputs (a lost rescore task, e.g. during a Redis outage).
+
+    Two passes: leads never scored or scored under another version, and leads with activity received
+    since the last run (up to `recent_limit`); then the next `batch` leads after the persistent cursor,
+    whatever the age of their activity, so across runs every lead is compared with a fresh computation.
+    Rescoring writes only the leads whose score differs. Returns how many leads were checked."""
+    from datetime import timedelta
+
+    from . import engine, selectors
+
+    settings_row = settings_get()
+    # A minute of slack: activity committing right now is still handled by its own task.
+    until = timezone.now() - timedelta(minutes=1)
+    recent = selectors.leads_needing_rescore(since=settings_row.reconciled_until, until=until, limit=recent_limit)
+    if recent:
+        engine.rescore_leads(recent)
+    walked = selectors.lead_ids_after(settings_row.reconcile_cursor, limit=batch)
+    if walked:
+        engine.rescore_leads(walked)
+    changes = {"reconcile_cursor": walked[-1] if len(walked) == batch else 0}
+    if len(recent) < recent_limit:
+        changes["reconciled_until"] = until
+    ScoringSettings.objects.filter(pk=settings_row.pk).update(**changes)
+    return len(set(recent) | set(walked))
+
+
 @transaction.atomic
 def settings_update(
     *, follow_up_hours: int, email_alerts: bool, webhook_url: str, webhook_secret: str | None, actor=None

@@ -10,6 +10,8 @@ from tenants.tasking import send_task_safely, tenant_task
 
 # More leads than this in one change (e.g. a CSV import) are rescored by a staged set-based run.
 INCREMENTAL_MAX_LEADS = 5000
+# Leads the reconciliation compares with a fresh computation per run (every 5 minutes), walking by id.
+RECONCILE_BATCH = 5000
 WEBHOOK_MAX_RETRIES = 8
 WEBHOOK_RETRY_BASE_SECONDS = 30
 
@@ -75,22 +77,9 @@ def time_based_rescore() -> int | None:
 
 @tenant_task()
 def reconcile_unscored() -> int:
-    """Rescore leads whose activity arrived without a rescore (lost task), then advance the watermark."""
-    from datetime import timedelta
+    from . import services
 
-    from django.utils import timezone
-
-    from . import engine, selectors, services
-
-    settings_row = services.settings_get()
-    # A minute of slack: activity committing right now is still handled by its own task.
-    until = timezone.now() - timedelta(minutes=1)
-    ids = selectors.leads_needing_rescore(since=settings_row.reconciled_until, until=until, limit=INCREMENTAL_MAX_LEADS)
-    if ids:
-        engine.rescore_leads(ids)
-    if len(ids) < INCREMENTAL_MAX_LEADS:
-        type(settings_row).objects.filter(pk=settings_row.pk).update(reconciled_until=until)
-    return len(ids)
+    return services.scores_reconcile(recent_limit=INCREMENTAL_MAX_LEADS, batch=RECONCILE_BATCH)
 
 
 @tenant_task()

@@ -70,9 +70,25 @@ def tenant_scope(tenant_id: int, *, atomic: bool = True) -> Iterator[None]:
             yield
             _set_database_tenant(previous)
         else:
-            yield
+            # A long task commits in chunks, each in its own transaction that sets the tenant. A query
+            # issued between them (autocommit) would run without the setting and, under row-level
+            # security, silently see no rows: the wrapper gives each such query a transaction of its own
+            # with the tenant setting, so every step of the task runs in the tenant's context.
+            with connection.execute_wrapper(_in_tenant_transaction):
+                yield
     finally:
         _current_tenant_id.reset(token)
+
+
+def _in_tenant_transaction(execute, sql, params, many, context):
+    connection = context["connection"]
+    tenant_id = _current_tenant_id.get()
+    if connection.in_atomic_block or tenant_id is None:
+        return execute(sql, params, many, context)
+    with transaction.atomic(using=connection.alias):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(tenant_id)])
+        return execute(sql, params, many, context)
 
 
 def activate_in_transaction() -> None:

@@ -10,6 +10,23 @@ from tenants.models import Role
 from .factories import TenantFactory, member
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """`@pytest.mark.app_role`: the test body runs as the application's database role, with
+    row-level security applying as in production (fixtures still set up data as the owner). A task
+    step that runs outside its tenant's context then sees no rows here too, instead of passing
+    because the suite's own role ignores row-level security."""
+    if item.get_closest_marker("app_role") is None:
+        return (yield)
+    from .reliability.approle import body_as_app_role
+
+    transactional = "transactional_db" in item.fixturenames or "live_server" in item.fixturenames
+    marker = item.get_closest_marker("django_db")
+    transactional = transactional or bool(marker and marker.kwargs.get("transaction"))
+    with body_as_app_role(transactional=transactional):
+        return (yield)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate-limit counters live in the (real) Redis cache: start every test clean."""

@@ -36,7 +36,10 @@ from tenants.context import tenant_scope
 from tenants.models import Notification, Role
 from tests.factories import leads_with_activity, member
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from .approle import app_role_database_url, current_role
+
+# The worker subprocess and the re-delivered task both run as the app role (row-level security applies).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.app_role]
 
 DEADLINE_SECONDS = 40
 CHUNK_IDS = 200  # the child and the re-run use the same chunking (1,200 leads: 6 chunks)
@@ -96,14 +99,6 @@ sys.exit("finished without stalling")
 """
 
 
-def _database_url() -> str:
-    params = connection.settings_dict
-    user = params.get("USER") or "postgres"
-    password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
-    host, port = params.get("HOST") or "127.0.0.1", params.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{params['NAME']}"  # the test database
-
-
 def wait_for(predicate, what: str, *, gone=None):
     """Poll `predicate` until it returns a true value (returned); fail at the deadline or when
     `gone()` says the worker exited on its own."""
@@ -139,7 +134,7 @@ def worker(tmp_path):
             env = {
                 **os.environ,
                 "DJANGO_SETTINGS_MODULE": "config.settings_test",
-                "DATABASE_URL": _database_url(),
+                "DATABASE_URL": app_role_database_url(),
                 "REDIS_URL": settings.REDIS_URL,
                 "CELERY_TASK_ALWAYS_EAGER": "1",
             }
@@ -217,6 +212,7 @@ def test_a_recompute_killed_mid_run_is_finished_by_the_redelivered_task(
     recompute_tenant, worker, monkeypatch, statement, nth, committed_chunks
 ):
     tenant, model, run = recompute_tenant
+    assert current_role() == settings.ONDO_DB_APP_ROLE
     worker.start(task="recompute", tenant=tenant.id, run=run.pk, chunk_ids=CHUNK_IDS, statement=statement, nth=nth)
     worker.wait_until_stalled()
     with tenant_scope(tenant.id):
@@ -266,7 +262,7 @@ def test_a_recompute_killed_mid_run_is_finished_by_the_redelivered_task(
         summaries = list(Notification.objects.filter(kind="hot_lead_summary").values_list("title", flat=True))
         assert len(summaries) == 1 and str(hot_leads) in summaries[0]
         assert not Notification.objects.filter(kind="hot_lead").exists()
-    with connection.cursor() as cursor:
+    with tenant_scope(tenant.id), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM scoring_score_stage")
         assert cursor.fetchone()[0] == 0
 

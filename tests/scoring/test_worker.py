@@ -19,7 +19,8 @@ from tenants.models import Notification, Role
 from ..factories import member
 from .test_alerts import _Receiver, receiver  # noqa: F401 - the local webhook receiver fixture
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+# The worker thread and the test body connect as the app role: row-level security applies, as in production.
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True), pytest.mark.app_role]
 
 
 @pytest.fixture
