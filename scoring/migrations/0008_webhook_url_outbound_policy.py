@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scoring", "0006_score_stage_tenant_key"),
+        ("scoring", "0007_reconcile_cursor"),
     ]
 
     operations = [
