@@ -32,6 +32,8 @@ def bench_env(db_name: str, redis_db: int) -> dict[str, str]:
             "CELERY_TASK_ALWAYS_EAGER": "0",  # re-scoring is queued (no worker runs here), as in production
             "API_RATE": "1000000/min",  # measure the ingest path, not the rate limiter's limit
             "ONDO_DB_APP_ROLE": "",
+            "ONDO_ALLOW_PRIVILEGED_DB_ROLE": "1",  # measures the ingest path as the superuser, deliberately
+            "ONDO_ENFORCE_RLS": "0",
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
         }

@@ -4,6 +4,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -26,6 +27,15 @@ app.conf.update(
     timezone="Asia/Tokyo",
 )
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _refuse_privileged_role(**kwargs):
+    """A worker bound by no row-level security would see every tenant: refuse to start (tenants/rls.py)."""
+    from tenants.rls import refuse_privileged_role
+
+    refuse_privileged_role()
+
 
 # Periodic work. Fan-out tasks enqueue one task per tenant (platform-level bypass).
 app.conf.beat_schedule = {

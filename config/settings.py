@@ -324,8 +324,12 @@ ONDO_TENANT_CREATED_HOOKS = [
     "mql.services.defaults_ensure",
     "kpis.services.tenant_created",
 ]
-# Roles used by PostgreSQL row-level security (see docs/deploy.md).
-ONDO_ENFORCE_RLS = env_bool("ONDO_ENFORCE_RLS", False)
+# Roles used by PostgreSQL row-level security (see docs/deploy.md). With DEBUG off, `check --database default`
+# fails unless the app's role is bound by row-level security.
+ONDO_ENFORCE_RLS = env_bool("ONDO_ENFORCE_RLS", not DEBUG)
+# With DEBUG off, the web and worker processes refuse to start as a superuser, a BYPASSRLS role or the tables' owner
+# (row-level security would not apply to them) unless this says so explicitly.
+ONDO_ALLOW_PRIVILEGED_DB_ROLE = env_bool("ONDO_ALLOW_PRIVILEGED_DB_ROLE", False)
 # The non-owner role the app connects as; migrate/apply_rls create it if missing and grant it DML
 # (docs/security.md). Empty: no role management.
 ONDO_DB_APP_ROLE = os.environ.get("ONDO_DB_APP_ROLE", "ondo_app")

@@ -14,6 +14,9 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijk
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
+# The suite connects as the superuser and switches to the app role where row-level security is the point.
+os.environ.setdefault("ONDO_ENFORCE_RLS", "0")
+os.environ.setdefault("ONDO_ALLOW_PRIVILEGED_DB_ROLE", "1")
 
 from .settings import *  # noqa: E402,F403
 

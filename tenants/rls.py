@@ -21,7 +21,7 @@ So the application connects as the app role (`ONDO_DB_APP_ROLE`, default `ondo_a
 module creates if missing (when the migrating role may create roles) and grants DML on the
 schema's tables and sequences; migrations run as the owner. `apply()` is idempotent and runs
 after every `migrate` (post_migrate, see `TenantsConfig.ready`) and from `manage.py apply_rls`,
-so tables added later by any app are covered without anyone remembering. See docs/security.md.
+so tables added later by any app are covered without anyone remembering. See tenants/rls.py.
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def _ensure_role_and_grants(cursor, quote_name, role: str, *, stdout=None, verbo
             if stdout is not None and verbosity >= 1:
                 stdout.write(
                     f"  Role {role} does not exist and {role} cannot be created by this role: "
-                    "create it (see docs/security.md) and run manage.py apply_rls.\n"
+                    "create it (see tenants/rls.py) and run manage.py apply_rls.\n"
                 )
             return
         # Concurrent migrations may race to create the cluster-wide role: tolerate duplicates.
@@ -249,6 +249,10 @@ def _ensure_role_and_grants(cursor, quote_name, role: str, *, stdout=None, verbo
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quoted_role}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {quoted_role}",
     ]
+    cursor.execute("SELECT to_regclass('tenants_auditevent') IS NOT NULL")
+    if cursor.fetchone()[0]:
+        # The audit trail is append-only for the app: what happened cannot be rewritten or erased by it.
+        statements.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON tenants_auditevent FROM {quoted_role}")
     cursor.execute("SELECT to_regclass('django_migrations') IS NOT NULL")
     if cursor.fetchone()[0]:
         # The app reads the migration history (runserver/checks) but never rewrites it.
@@ -260,38 +264,61 @@ def _ensure_role_and_grants(cursor, quote_name, role: str, *, stdout=None, verbo
 # --- deployment check ------------------------------------------------------------------------
 
 
-def check_connected_role(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
-    """`manage.py check --database default` as the app: with ONDO_ENFORCE_RLS, the connected role
-    must be subject to row-level security (not superuser, no BYPASSRLS, owns no tenant table)."""
-    if not databases or "default" not in databases or not getattr(settings, "ONDO_ENFORCE_RLS", False):
-        return []
-    connection = connections["default"]
+def privileged_role_errors(using: str = "default") -> list[checks.CheckMessage]:
+    """Why the connected role is not bound by row-level security (superuser, BYPASSRLS, owner of a tenant table)."""
     errors = []
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         user, is_super, bypass = cursor.fetchone()
         if is_super or bypass:
             errors.append(
                 checks.Error(
                     f"The app connects as {user}, a superuser or BYPASSRLS role: row-level security does not apply.",
-                    hint="Connect the web and worker processes as the app role (docs/security.md).",
+                    hint="Connect the web and worker processes as the app role (tenants/rls.py).",
                     id="tenants.E102",
                 )
             )
         cursor.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tableowner = current_user"
             " AND tablename = ANY(%s)",
-            [tenant_owned_tables()],
+            [tenant_owned_tables(using)],
         )
         owned = [row[0] for row in cursor.fetchall()]
         if owned:
             errors.append(
                 checks.Error(
                     f"The app role {user} owns tenant-owned tables ({', '.join(owned[:5])}...).",
-                    hint="Run migrations as the owner and the app as the app role (docs/security.md).",
+                    hint="Run migrations as the owner and the app as the app role (tenants/rls.py).",
                     id="tenants.E103",
                 )
             )
+    return errors
+
+
+def refuse_privileged_role() -> None:
+    """Called as a web or worker process starts: with DEBUG off it refuses to serve as a role that row-level
+    security does not bind, unless ONDO_ALLOW_PRIVILEGED_DB_ROLE says so explicitly."""
+    if settings.DEBUG or getattr(settings, "ONDO_ALLOW_PRIVILEGED_DB_ROLE", False):
+        return
+    errors = privileged_role_errors()
+    if not connections["default"].in_atomic_block:
+        connections["default"].close()  # a pre-fork check's connection must not be shared by forked workers
+    if errors:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "Refusing to start: "
+            + " ".join(f"{error.msg} {error.hint}" for error in errors)
+            + " Set ONDO_ALLOW_PRIVILEGED_DB_ROLE=1 only if this is deliberate."
+        )
+
+
+def check_connected_role(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
+    """`manage.py check --database default` as the app: with ONDO_ENFORCE_RLS (on when DEBUG is off), the
+    connected role must be subject to row-level security (not superuser, no BYPASSRLS, owns no tenant table)."""
+    if not databases or "default" not in databases or not getattr(settings, "ONDO_ENFORCE_RLS", False):
+        return []
+    errors = privileged_role_errors()
     unprotected = [state.table for state in table_states() if state.exists and not state.protected]
     if unprotected:
         errors.append(

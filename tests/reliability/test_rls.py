@@ -21,6 +21,8 @@ from .objects import diff, existing_tenant_owned_models, snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+APPEND_ONLY_TABLES = {"tenants_auditevent"}  # the app role may only INSERT (and read) there
+
 
 def _tables() -> list[str]:
     existing = set(connection.introspection.table_names())
@@ -63,6 +65,8 @@ def test_in_tenant_a_no_row_of_tenant_b_is_visible_or_writable(committed_world):
                 assert total == own >= 1, f"{table}: sees {total} rows, {own} of its own tenant"
                 cursor.execute(sql.SQL("SELECT count(*) FROM {} WHERE tenant_id = %s").format(ident), [b])
                 assert cursor.fetchone()[0] == 0, f"{table}: tenant B's rows are visible from tenant A"
+                if table in APPEND_ONLY_TABLES:
+                    continue  # no UPDATE or DELETE at all: see the append-only test below
                 cursor.execute(sql.SQL("UPDATE {} SET tenant_id = tenant_id WHERE tenant_id = %s").format(ident), [b])
                 assert cursor.rowcount == 0, f"{table}: tenant B's rows are updatable from tenant A"
                 cursor.execute(sql.SQL("DELETE FROM {} WHERE tenant_id = %s").format(ident), [b])
@@ -78,7 +82,10 @@ def test_in_tenant_a_no_row_of_tenant_b_is_visible_or_writable(committed_world):
                 (copy, [a]),
                 (sql.SQL("UPDATE {} SET tenant_id = %s WHERE tenant_id = %s").format(ident), [b, a]),
             ):
-                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+                refused = (
+                    "permission denied" if table in APPEND_ONLY_TABLES and params == [b, a] else "row-level security"
+                )
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match=refused):
                     with raw.transaction(), raw.cursor() as cursor:
                         _set_tenant(cursor, a)
                         cursor.execute(statement, params)
@@ -166,3 +173,33 @@ class TestScopesDriveRls:
                     [Lead(tenant_id=committed_world.b.id, email="smuggled@example.jp")]
                 )
             assert Lead.unscoped_for_platform.filter(tenant_id=committed_world.b.id).update(name="x") == 0
+
+
+def test_the_audit_trail_is_append_only_for_the_app_role(committed_world):
+    """The app can record what happened in its tenant, never rewrite or erase it (#19 Low)."""
+    from tenants.models import AuditEvent
+    from tenants.services import audit_record
+
+    world = committed_world
+    with tenant_scope(world.a.id):
+        audit_record(action="test.recorded", actor=world.users_a["admin"], target="x")
+        before = AuditEvent.objects.count()
+    with app_role_connection() as raw:
+        for statement in (
+            "DELETE FROM tenants_auditevent",
+            "UPDATE tenants_auditevent SET action = 'rewritten'",
+            "TRUNCATE tenants_auditevent",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), raw.transaction(), raw.cursor() as cursor:
+                _set_tenant(cursor, world.a.id)
+                cursor.execute(statement)
+        with raw.transaction(), raw.cursor() as cursor:
+            _set_tenant(cursor, world.a.id)
+            cursor.execute(
+                "INSERT INTO tenants_auditevent (tenant_id, action, target, data, created_at)"
+                " VALUES (%s, 'app.appended', '', '{}', now())",
+                [world.a.id],
+            )
+    with tenant_scope(world.a.id):
+        assert AuditEvent.objects.count() == before + 1
+        assert not AuditEvent.objects.filter(action="rewritten").exists()
