@@ -194,6 +194,9 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "login"
 AXES_USERNAME_CALLABLE = "tenants.security.axes_username"
+AXES_CLIENT_IP_CALLABLE = "tenants.clientip.client_ip"
+# How many reverse proxies in front of the app append to X-Forwarded-For (tenants/clientip.py); 0: none.
+ONDO_TRUSTED_PROXY_COUNT = int(os.environ.get("ONDO_TRUSTED_PROXY_COUNT", "0"))
 AXES_LOCKOUT_TEMPLATE = "tenants/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 
@@ -331,7 +334,7 @@ ONDO_ENFORCE_RLS = env_bool("ONDO_ENFORCE_RLS", not DEBUG)
 # (row-level security would not apply to them) unless this says so explicitly.
 ONDO_ALLOW_PRIVILEGED_DB_ROLE = env_bool("ONDO_ALLOW_PRIVILEGED_DB_ROLE", False)
 # The non-owner role the app connects as; migrate/apply_rls create it if missing and grant it DML
-# (docs/security.md). Empty: no role management.
+# (tenants/rls.py). Empty: no role management.
 ONDO_DB_APP_ROLE = os.environ.get("ONDO_DB_APP_ROLE", "ondo_app")
 
 # Outbound HTTP to tenant-chosen URLs (webhooks, tenants/outbound.py): https only unless DEBUG or this.

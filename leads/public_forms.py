@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from tenants import ratelimit
+from tenants.clientip import client_ip
 from tenants.context import tenant_scope
 from tenants.models import Tenant
 
@@ -51,7 +52,7 @@ def _json(data: dict, status: int = 200):
 
 
 def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    return client_ip(request) or "unknown"
 
 
 def _rate_limited(tenant_id: int, key: str, ip: str) -> int | None:

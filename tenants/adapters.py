@@ -5,10 +5,20 @@ from allauth.account.forms import AddEmailForm, ResetPasswordForm
 from django.contrib import messages
 
 from . import accounts
+from .clientip import client_ip
 
 
 class InviteOnlyAccountAdapter(DefaultAccountAdapter):
     """People join through a tenant admin's invitation, never by open sign-up."""
+
+    def get_client_ip(self, request):
+        """allauth's login and reset rate limits count per client, behind the trusted proxies too."""
+        ip = client_ip(request)
+        if not ip:
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
 
     def is_open_for_signup(self, request) -> bool:
         return False

@@ -12,6 +12,8 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 from django.utils import timezone
 
+from .clientip import client_ip
+
 logger = logging.getLogger("ondo.security")
 
 
@@ -24,7 +26,7 @@ def apply_row_level_security(sender, using="default", verbosity=1, stdout=None, 
 
 
 def _client_ip(request) -> str | None:
-    return getattr(request, "axes_ip_address", None) or (request.META.get("REMOTE_ADDR") if request else None)
+    return getattr(request, "axes_ip_address", None) or client_ip(request)
 
 
 def _record_for_account(email: str | None, *, action: str, request, actor=None, data=None, dedupe_for=None) -> None:

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from .clientip import client_ip
 from .context import require_tenant_id, tenant_scope
 from .models import ApiScope, AuditEvent, Invitation, Membership, Notification, Role, Tenant, TenantAPIKey, User
 
@@ -52,7 +53,7 @@ def audit_download(request, response) -> None:
         actor=getattr(request, "user", None),
         target=request.get_full_path(),
         data={"format": content_type, "file": filename[:100]},
-        ip_address=request.META.get("REMOTE_ADDR"),
+        ip_address=client_ip(request),
     )
 
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import accounts, services
+from .clientip import client_ip
 from .decorators import render_htmx, tenant_permission_required
 from .errors import attach_service_errors
 from .forms import AcceptInvitationForm, ApiKeyForm, InvitationForm, LanguageForm, RoleForm, TenantSettingsForm
@@ -21,7 +22,7 @@ from .params import parse_id, safe_next_url
 
 
 def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+    return client_ip(request)
 
 
 @login_required
