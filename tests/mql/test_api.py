@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def api(tenant, users):
     with tenant_scope(tenant.id):
-        _key, plain = api_key_create(name="SFA", actor=users["admin"])
+        _key, plain = api_key_create(name="SFA", actor=users["admin"], scopes=["read", "admin"])  # a CRM key
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {plain}")
     return client
