@@ -47,6 +47,14 @@ app.conf.beat_schedule = {
         "task": "scoring.tasks.fan_out_reconcile_unscored",
         "schedule": crontab(minute="*/5"),
     },
+    "scoring-recover-stale-runs": {
+        "task": "scoring.tasks.fan_out_recover_stale_runs",
+        "schedule": crontab(minute="*/2"),
+    },
+    "leads-recover-stale-imports": {
+        "task": "leads.tasks.fan_out_recover_stale_imports",
+        "schedule": crontab(minute="1-59/2"),
+    },
     "scoring-alert-sla-check": {
         "task": "scoring.tasks.fan_out_sla_check",
         "schedule": crontab(minute="*/10"),

@@ -16,6 +16,7 @@ import csv
 import io
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -402,8 +403,8 @@ def import_start(*, job: ImportJob, actor=None) -> ImportJob:
 
     if job.status != ImportStatus.UPLOADED:
         raise ValidationError(_("This import has already started."))
-    job.status = ImportStatus.QUEUED
-    job.save(update_fields=["status"])
+    job.status, job.heartbeat_at = ImportStatus.QUEUED, timezone.now()
+    job.save(update_fields=["status", "heartbeat_at"])
     audit_record(
         action="leads.import_started",
         actor=actor if getattr(actor, "pk", None) else None,
@@ -413,6 +414,66 @@ def import_start(*, job: ImportJob, actor=None) -> ImportJob:
     _progress_set(job.pk, "queued", 0, job.row_count)
     enqueue_on_commit(csv_import_task, require_tenant_id(), job.pk)
     return job
+
+
+def import_retry(*, job: ImportJob, actor=None) -> ImportJob:
+    """Queue a failed import again (the retry button): nothing of a failed import was written."""
+    from tenants.tasking import enqueue_on_commit
+
+    from .tasks import csv_import_task
+
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if job.status != ImportStatus.FAILED:
+            raise ValidationError(_("Only a failed import can be retried."))
+        job.status, job.heartbeat_at, job.recoveries = ImportStatus.QUEUED, timezone.now(), 0
+        job.failure, job.finished_at = "", None
+        job.save(update_fields=["status", "heartbeat_at", "recoveries", "failure", "finished_at"])
+        audit_record(
+            action="leads.import_retried",
+            actor=actor if getattr(actor, "pk", None) else None,
+            target=job.file_name,
+            data={"job": job.pk},
+        )
+        _progress_set(job.pk, "queued", 0, job.row_count)
+        enqueue_on_commit(csv_import_task, require_tenant_id(), job.pk)
+    return job
+
+
+# An import queued or running whose heartbeat is older than this, and whose row no worker holds (the
+# write holds it), is stale: its worker was killed or Redis lost its task. It is queued again (it starts
+# over; nothing of it was written) up to MAX_RECOVERIES times, then marked failed with a retry button.
+STALE_AFTER = timedelta(minutes=5)
+MAX_RECOVERIES = 3
+
+
+def imports_recover_stale() -> dict[str, int]:
+    """Resume or fail the tenant's stale imports (the beat runs this every two minutes)."""
+    from tenants.tasking import enqueue_on_commit
+
+    from .tasks import csv_import_task
+
+    now = timezone.now()
+    outcome = {"resumed": 0, "failed": 0}
+    with transaction.atomic():
+        activate_in_transaction()
+        stale = list(
+            ImportJob.objects.select_for_update(skip_locked=True)
+            .filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING], heartbeat_at__lt=now - STALE_AFTER)
+            .order_by("pk")
+            .only("pk", "recoveries", "language")
+        )
+        for job in stale:
+            if job.recoveries >= MAX_RECOVERIES:
+                with translation.override(job.language):
+                    failure = _("The import stopped responding and was given up; nothing was imported.")
+                ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, finished_at=now, failure=failure)
+                outcome["failed"] += 1
+            else:
+                ImportJob.objects.filter(pk=job.pk).update(recoveries=job.recoveries + 1, heartbeat_at=now)
+                enqueue_on_commit(csv_import_task, require_tenant_id(), job.pk)
+                outcome["resumed"] += 1
+    return outcome
 
 
 # --- the task -----------------------------------------------------------------------------------
@@ -468,7 +529,8 @@ def run_import(job_id: int) -> None:
         if job.status == ImportStatus.RUNNING:
             logger.warning("CSV import %s was interrupted (worker lost): running it again", job_id)
         job.status, job.started_at = ImportStatus.RUNNING, timezone.now()
-        job.save(update_fields=["status", "started_at"])
+        job.heartbeat_at = job.started_at
+        job.save(update_fields=["status", "started_at", "heartbeat_at"])
     try:
         with translation.override(job.language):
             _run(job)
@@ -480,6 +542,12 @@ def run_import(job_id: int) -> None:
                 "error": type(error).__name__
             }
         _save_running_job(job, ["status", "finished_at", "failure"])
+
+
+def _heartbeat(job_id: int) -> None:
+    with transaction.atomic():
+        activate_in_transaction()
+        ImportJob.objects.filter(pk=job_id, status=ImportStatus.RUNNING).update(heartbeat_at=timezone.now())
 
 
 def _run(job: ImportJob) -> None:
@@ -504,6 +572,7 @@ def _run(job: ImportJob) -> None:
             valid.append(result.cleaned)
         if offset % step == 0:
             _progress_set(job.pk, "validating", offset, total)
+            _heartbeat(job.pk)
     _progress_set(job.pk, "writing", 0, len(valid))
 
     with transaction.atomic():

@@ -488,6 +488,10 @@ class ImportJob(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when queued and while the worker validates; during the write the worker holds the job's row.
+    # A job with an old heartbeat and a free row is resumed (csv_import.imports_recover_stale).
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    recoveries = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("CSV import")

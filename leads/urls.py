@@ -19,6 +19,7 @@ urlpatterns = [
     path("import/<int:pk>/preview/", views.import_preview, name="import_preview"),
     path("import/<int:pk>/start/", views.import_start, name="import_start"),
     path("import/<int:pk>/progress/", views.import_progress, name="import_progress"),
+    path("import/<int:pk>/retry/", views.import_retry, name="import_retry"),
     path("import/<int:pk>/errors.csv", views.import_errors, name="import_errors"),
     path("<int:pk>/", views.lead_detail, name="detail"),
     path("<int:pk>/field/<str:name>/", views.lead_field, name="field"),

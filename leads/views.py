@@ -466,6 +466,18 @@ def import_start(request, slug, pk):
     return render_htmx(request, "leads/import_mapping.html", context, status=400)
 
 
+@require_POST
+@tenant_permission_required("manage_leads")
+def import_retry(request, slug, pk):
+    """The retry button of a failed import."""
+    job = _job_or_404(pk)
+    try:
+        csv_import.import_retry(job=job, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("leads:import_detail", slug=slug, pk=pk)
+
+
 @tenant_permission_required("manage_leads")
 def import_progress(request, slug, pk):
     """htmx polling: the progress block (without polling once finished)."""

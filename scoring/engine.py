@@ -567,8 +567,9 @@ def run_create(*, kind: str = RunKind.FULL, requested_by=None) -> ScoreRun | Non
     model = active_model()
     if model is None:
         return None
+    now = timezone.now()
     return ScoreRun.objects.create(
-        kind=kind, model_version=model.version, as_of=timezone.now(), requested_by=requested_by
+        kind=kind, model_version=model.version, as_of=now, requested_by=requested_by, heartbeat_at=now
     )
 
 
@@ -590,7 +591,8 @@ def run_execute(run_id: int) -> ScoreRun:
             return run
         run.status = RunStatus.RUNNING
         run.started_at = run.started_at or timezone.now()
-        run.save(update_fields=["status", "started_at"])
+        run.heartbeat_at = timezone.now()
+        run.save(update_fields=["status", "started_at", "heartbeat_at"])
         # Inside the tenant's transaction: under row-level security the rules are invisible outside it, and
         # an empty spec would be cached for the process (every lead scored 0, its explanation crediting points).
         spec = spec_for(model)
@@ -664,7 +666,7 @@ def _chunk_staged(run_id: int, tenant_id: int, lo: int, hi: int) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _stage_chunk(run: ScoreRun, spec: ModelSpec, tenant_id: int, lo: int, hi: int) -> None:
+def _stage_chunk(run: ScoreRun, spec: ModelSpec, tenant_id: int, lo: int, hi: int, *, parallel: bool = False) -> None:
     """Score the leads with ids in [lo, hi) into the staging table; commits with the progress."""
     query = build_score_query(
         spec,
@@ -675,6 +677,10 @@ def _stage_chunk(run: ScoreRun, spec: ModelSpec, tenant_id: int, lo: int, hi: in
     )
     with transaction.atomic():
         activate_in_transaction()
+        if not parallel:
+            # The heartbeat first: the run's row stays locked while the chunk is scored, so the stale-run
+            # check (which skips locked rows) sees a live worker however long the chunk takes.
+            ScoreRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
         with connection.cursor() as cursor:
             # Sorted aggregation and windows over the covering index stay in memory.
             cursor.execute("SET LOCAL work_mem = '256MB'")
@@ -688,7 +694,7 @@ def _stage_chunk(run: ScoreRun, spec: ModelSpec, tenant_id: int, lo: int, hi: in
                 f"score_total, segment) SELECT {int(run.pk)}, {int(tenant_id)}, q.* FROM ({query.sql}) q",
                 query.params,
             )
-        ScoreRun.objects.filter(pk=run.pk).update(done_chunks=F("done_chunks") + 1)
+        ScoreRun.objects.filter(pk=run.pk).update(done_chunks=F("done_chunks") + 1, heartbeat_at=timezone.now())
 
 
 def _stage_chunk_in_thread(run: ScoreRun, spec: ModelSpec, tenant_id: int, lo: int, hi: int) -> None:
@@ -696,7 +702,7 @@ def _stage_chunk_in_thread(run: ScoreRun, spec: ModelSpec, tenant_id: int, lo: i
 
     try:
         with tenant_scope(tenant_id, atomic=False):
-            _stage_chunk(run, spec, tenant_id, lo, hi)
+            _stage_chunk(run, spec, tenant_id, lo, hi, parallel=True)
     finally:
         connection.close()
 
@@ -707,6 +713,8 @@ def _swap(run: ScoreRun, spec: ModelSpec, tenant_id: int) -> None:
     started = time.monotonic()
     with transaction.atomic():
         activate_in_transaction()
+        # Heartbeat, and the run's row stays locked through the swap (see _stage_chunk).
+        ScoreRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
         with connection.cursor() as cursor:
             _lock(cursor, tenant_id, shared=False)
             current = active_model()

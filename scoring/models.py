@@ -252,6 +252,10 @@ class ScoreRun(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when queued and at every step the worker commits; a run whose heartbeat is older than
+    # services.STALE_AFTER (and whose row no worker holds) is resumed, or failed after a few tries.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    recoveries = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,6 +4,7 @@ audit event and enqueues follow-up tasks on commit. Views, the API, tasks and co
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -358,6 +359,40 @@ def recompute_request(*, actor=None, kind: str = RunKind.FULL) -> ScoreRun | Non
         _audit(action="scoring.recompute_requested", actor=actor, target=f"v{run.model_version}")
     enqueue_on_commit(tasks.recompute_run, require_tenant_id(), run.pk)
     return run
+
+
+# A queued or running recompute whose heartbeat is older than this, and whose row no worker holds, is
+# stale (its worker was killed, or Redis lost its task): it is queued again, up to MAX_RECOVERIES times,
+# then marked failed (the page offers a retry).
+STALE_AFTER = timedelta(minutes=5)
+MAX_RECOVERIES = 3
+
+
+def runs_recover_stale() -> dict[str, int]:
+    """Resume or fail the tenant's stale recompute runs (the beat runs this every two minutes)."""
+    from . import tasks
+
+    now = timezone.now()
+    stale = list(
+        ScoreRun.objects.select_for_update(skip_locked=True)
+        .filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING], heartbeat_at__lt=now - STALE_AFTER)
+        .order_by("pk")
+    )
+    outcome = {"resumed": 0, "failed": 0}
+    for run in stale:
+        if run.recoveries >= MAX_RECOVERIES:
+            ScoreRun.objects.filter(pk=run.pk).update(
+                status=RunStatus.FAILED,
+                finished_at=now,
+                error=_("The recompute stopped responding and was given up after %(n)d attempts.")
+                % {"n": run.recoveries + 1},
+            )
+            outcome["failed"] += 1
+        else:
+            ScoreRun.objects.filter(pk=run.pk).update(recoveries=run.recoveries + 1, heartbeat_at=now)
+            enqueue_on_commit(tasks.recompute_run, require_tenant_id(), run.pk)
+            outcome["resumed"] += 1
+    return outcome
 
 
 # --- alerts and settings -------------------------------------------------------------------------------

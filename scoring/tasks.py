@@ -83,6 +83,13 @@ def reconcile_unscored() -> int:
 
 
 @tenant_task()
+def recover_stale_runs() -> dict:
+    from . import services
+
+    return services.runs_recover_stale()
+
+
+@tenant_task()
 def sla_check() -> int:
     from . import alerts
 
@@ -105,6 +112,11 @@ def fan_out_time_based_rescore() -> int:
 @shared_task(name="scoring.tasks.fan_out_reconcile_unscored")
 def fan_out_reconcile_unscored() -> int:
     return _fan_out(reconcile_unscored, "scoring: reconcile leads with unscored activity")
+
+
+@shared_task(name="scoring.tasks.fan_out_recover_stale_runs")
+def fan_out_recover_stale_runs() -> int:
+    return _fan_out(recover_stale_runs, "scoring: resume or fail recompute runs that stopped responding")
 
 
 @shared_task(name="scoring.tasks.fan_out_sla_check")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scoring", "0007_reconcile_cursor"),
+        ("scoring", "0008_run_heartbeat"),
     ]
 
     operations = [
