@@ -318,7 +318,9 @@ def approval_requirements(definition: MqlDefinition) -> list[dict]:
     role_labels = dict(Role.choices)
     requirements = []
     for role in policy.required_roles:
-        by = [a for a in approvals if members.get(a.approver_id) == role]
+        # The role recorded at approval counts (a later promotion or demotion changes nothing); the approver must
+        # still be a member. Rows from before the role was recorded fall back to the current role.
+        by = [a for a in approvals if a.approver_id in members and (a.role or members[a.approver_id]) == role]
         requirements.append(
             {"kind": "role", "key": role, "label": role_labels.get(role, role), "met": bool(by), "approvals": by}
         )

@@ -151,3 +151,54 @@ def test_activation_reevaluates_all_leads_without_demoting_sales_leads(
     assert promoted.mql_handovers.get().deadline_at > promoted.mql_handovers.get().handed_over_at
     run = draft.reevaluations.get()
     assert (run.status, run.promoted, run.progress) == ("done", 1, 100)
+
+
+# --- the role counts as it was when approving (issue #19, Low 3) ------------------------------------
+
+
+def _set_role(tenant, user, role):
+    from tenants.models import Membership
+
+    Membership.objects.filter(tenant=tenant, user=user).update(role=role)
+
+
+def test_an_approval_counts_with_the_role_the_approver_held_when_approving(scoped, users, sales2):
+    """Sales approved, then was made marketing: their approval still stands for sales."""
+    draft = services.definition_create_draft(actor=users["marketing"])
+    approval = services.definition_approve(definition=draft, approver=sales2)
+    assert approval.role == "sales"
+    _set_role(scoped, sales2, "marketing")
+
+    services.definition_approve(definition=draft, approver=users["marketing"])
+    draft.refresh_from_db()
+    assert draft.status == DefinitionStatus.ACTIVE
+    requirement = next(r for r in services.approval_requirements(draft) if r["key"] == "sales")
+    assert [a.approver_id for a in requirement["approvals"]] == [sales2.pk]
+
+
+def test_a_promotion_after_approving_does_not_count_retroactively(scoped, users, sales2):
+    """Marketing approved, then was made sales: that approval does not stand for sales."""
+    draft = services.definition_create_draft(actor=users["marketing"])
+    services.definition_approve(definition=draft, approver=users["marketing"])
+    _set_role(scoped, users["marketing"], "sales")
+
+    requirements = {r["key"]: r for r in services.approval_requirements(draft)}
+    assert requirements["marketing"]["met"] is True
+    assert requirements["sales"]["met"] is False
+    assert services.approvals_complete(draft) is False
+    draft.refresh_from_db()
+    assert draft.status == DefinitionStatus.DRAFT
+
+    services.definition_approve(definition=draft, approver=sales2)
+    draft.refresh_from_db()
+    assert draft.status == DefinitionStatus.ACTIVE
+
+
+def test_an_approval_by_someone_who_left_no_longer_counts(scoped, users, sales2):
+    from tenants.models import Membership
+
+    draft = services.definition_create_draft(actor=users["marketing"])
+    services.definition_approve(definition=draft, approver=sales2)
+    Membership.objects.filter(tenant=scoped, user=sales2).delete()
+    requirements = {r["key"]: r for r in services.approval_requirements(draft)}
+    assert requirements["sales"]["met"] is False
