@@ -180,7 +180,7 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_FORMS = {
     "add_email": "tenants.adapters.OwnAddressAddEmailForm",
-    "reset_password": "tenants.adapters.OwnerOnlyResetPasswordForm",
+    "reset_password": "tenants.adapters.OwnerOnlyResetPasswordForm",  # nosec B105 - a form class path
 }
 ACCOUNT_ADAPTER = "tenants.adapters.InviteOnlyAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tenants.context import activate_in_transaction, tenant_scope
 from tenants.csvutil import csv_lines
+from tenants.streaming import stream_in_tenant
 
 from .models import Authority, Budget, SizeBand, Stage, Timing
 
@@ -56,19 +55,12 @@ def stream_csv(
     *, tenant_id: int, queryset, channel_labels: dict[str, str], custom_definitions: list, language: str
 ) -> Iterator[bytes]:
     """Rows of the export, produced lazily (after the view returned: it re-enters the tenant scope)."""
-    from django.utils import translation
 
-    def generate() -> Iterator[bytes]:
-        with translation.override(language), tenant_scope(tenant_id, atomic=False), transaction.atomic():
-            activate_in_transaction()
-            columns = _columns(channel_labels, custom_definitions)
+    def rows():
+        columns = _columns(channel_labels, custom_definitions)
+        yield [title for title, _getter in columns]
+        # The queryset was built (and scoped) in the view; it is evaluated here, inside the scope again.
+        for lead in queryset.select_related("owner").order_by("-id").iterator(chunk_size=2000):
+            yield [getter(lead) for _title, getter in columns]
 
-            def rows():
-                yield [title for title, _getter in columns]
-                # The queryset was built (and scoped) in the view; it is evaluated here, inside the scope again.
-                for lead in queryset.select_related("owner").order_by("-id").iterator(chunk_size=2000):
-                    yield [getter(lead) for _title, getter in columns]
-
-            yield from csv_lines(rows())
-
-    return generate()
+    return stream_in_tenant(tenant_id, csv_lines(rows()), language=language)

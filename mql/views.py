@@ -28,6 +28,7 @@ from tenants.errors import errors_text
 from tenants.models import Membership
 from tenants.params import MAX_ID, parse_int
 from tenants.roles import can
+from tenants.streaming import stream_in_tenant
 
 from . import calibration, evaluation, feedback, integration, selectors, services
 from .forms import (
@@ -574,7 +575,9 @@ def feedback_export(request, slug):
                 item.mql_definition_version or "",
             ]
 
-    response = StreamingHttpResponse(csv_lines(generate()), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        stream_in_tenant(request.tenant.id, csv_lines(generate())), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = 'attachment; filename="sales-feedback.csv"'
     return response
 
