@@ -13,16 +13,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import accounts, services
-from .clientip import client_ip
 from .decorators import render_htmx, tenant_permission_required
 from .errors import attach_service_errors
 from .forms import AcceptInvitationForm, ApiKeyForm, InvitationForm, LanguageForm, RoleForm, TenantSettingsForm
 from .models import AuditEvent, Invitation, Membership, Notification, TenantAPIKey, User
 from .params import parse_id, safe_next_url
-
-
-def _client_ip(request) -> str | None:
-    return client_ip(request)
 
 
 @login_required
